@@ -1,0 +1,17 @@
+"""sklearn-teracon: continual universal user representation learning (TERACON).
+
+One sequence encoder learns a stream of tasks about the same users, keeps the
+earlier ones, and plugs into scikit-learn.
+"""
+
+from ._sequences import ItemVocabulary
+from .encoder import ContinualUserEncoder, TaskRecord
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ContinualUserEncoder",
+    "ItemVocabulary",
+    "TaskRecord",
+    "__version__",
+]

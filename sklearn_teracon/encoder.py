@@ -1,0 +1,562 @@
+"""``ContinualUserEncoder``: TERACON as a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._sequences import (
+    N_RESERVED,
+    ItemVocabulary,
+    check_labels,
+    check_sequences,
+)
+from .metrics import score_with_metric
+from .nn import LABELS, NEXT_ITEM
+from .training import build_net, seeded
+
+DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
+
+
+def default_metric(n_classes: int) -> str:
+    return "accuracy" if 0 < n_classes <= 20 else "mrr@5"
+
+
+@dataclass
+class TaskRecord:
+    """What the encoder knows about one learned task.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"next_item", "labels"}
+        ``next_item``: self-supervised on the sequences; ``labels``: one class
+        label per sequence (profiles, or item ids for item recommendation).
+    index : int
+        Position in arrival order; the task's masks and head.
+    classes_ : ndarray or None
+        The labels of a ``labels`` task; None for next-item tasks, whose
+        classes are the items (see ``ContinualUserEncoder.classes_of``).
+    metric : str
+        ``"accuracy"`` for at most 20 classes, ``"mrr@5"`` otherwise.
+    n_samples_seen : int
+    fit_time : float
+        Seconds spent training this task, summed over calls.
+    n_fits : int
+    """
+
+    name: str
+    kind: str
+    index: int
+    classes_: np.ndarray | None
+    metric: str
+    n_samples_seen: int = 0
+    fit_time: float = 0.0
+    n_fits: int = 0
+
+
+class ContinualUserEncoder(TransformerMixin, BaseEstimator):
+    """One user encoder learned continually over a stream of tasks (TERACON).
+
+    A masked NextItNet is shared by every task. Each task owns soft masks over
+    the backbone's channels, computed from task embeddings and, from the second
+    task on, from the other tasks' embeddings (relation-aware masks), and a
+    head. While a task trains, a frozen copy of the model gives pseudo-labels
+    for the earlier tasks on a fraction of each batch (knowledge retention);
+    the fraction shrinks as the tasks' masks grow alike (relation-aware
+    sampling). See Kim et al., "Task Relation-aware Continual User
+    Representation Learning", KDD 2023.
+
+    Parameters
+    ----------
+    embedding_dim : int, default=64
+        Width d of item embeddings, hidden states and user representations
+        (the paper uses 256; 64 trains on a laptop CPU in minutes).
+    n_blocks : int, default=4
+        Residual blocks (the paper uses 8). Each has two mask slots.
+    dilations : sequence of int or None, default=None
+        Dilation r of each block (its second convolution uses 2r). None
+        repeats the paper's (1, 4) pattern over ``n_blocks``.
+    kernel_size : int, default=3
+        Width of every causal convolution.
+    max_len : int, default=50
+        Positions kept per user: longer sequences keep their most recent items.
+    s : float, default=50.0
+        Mask scale: masks are ``σ(s·…)``. Training anneals it from 1/s to s
+        within each epoch; prediction uses s.
+    c : float, default=6.0
+        Sharpness of relation-aware sampling:
+        ``ρ_ij = 1 − mean_k σ(c·cos(m_i^k, m̃_j^k))``.
+    alpha : float, default=0.7
+        Weight of the knowledge-retention loss; 0 turns retention off.
+    rho_min : float, default=0.05
+        Floor of the sampling ratio ρ; every earlier task also keeps at least
+        one user per batch.
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=64
+        Users per batch.
+    max_epochs : int, default=10
+        Epochs per ``partial_fit`` call.
+    patience : int or None, default=3
+        Early stopping: epochs without improvement of the validation loss
+        (training loss without validation); None trains ``max_epochs``.
+        The best epoch's weights are restored.
+    validation_fraction : float, default=0.1
+        Share of a call's users held out for early stopping; 0 for none.
+    padding_value : hashable, default=0
+        Padding entry of 2-D array input (never an item).
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, validation split and retention
+        sampling. The same integer gives the same model.
+    verbose : int, default=0
+        1 shows a progress bar per epoch and one summary line per epoch.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra callbacks for every task's training loop (``Checkpoint``,
+        ``LRScheduler``, your own, ...).
+
+    Attributes
+    ----------
+    tasks_ : dict of str to TaskRecord
+        Learned tasks in arrival order.
+    n_tasks_ : int
+    item_vocabulary_ : ItemVocabulary
+        Item ids seen in training; grows with later tasks.
+    history_ : dict of str to list of dict
+        Per task, one record per epoch (losses, ρ, duration), over all calls.
+    task_relations_ : ndarray of shape (n_tasks_, n_tasks_)
+        Cosine similarity of the tasks' masks, averaged over mask slots.
+    last_task_ : str
+        The most recently trained task, the default of ``predict`` & co.
+    net_ : ContinualNet
+        The skorch net owning the torch module.
+
+    Examples
+    --------
+    >>> from sklearn_teracon import ContinualUserEncoder
+    >>> seqs = [[1, 2, 3, 4], [2, 3, 4, 5], [5, 4, 3], [1, 3, 5, 2]] * 8
+    >>> ages = ["young", "old", "old", "young"] * 8
+    >>> enc = ContinualUserEncoder(embedding_dim=16, n_blocks=1, max_epochs=2,
+    ...                            random_state=0)
+    >>> enc = enc.partial_fit(seqs)                    # self-supervised next item
+    >>> enc = enc.partial_fit(seqs, ages, task="age")  # a new task
+    >>> list(enc.tasks_)
+    ['next_item', 'age']
+    >>> enc.predict([[1, 2, 3]], task="age").shape
+    (1,)
+    >>> enc.transform(seqs).shape
+    (32, 16)
+    """
+
+    _parameter_constraints: dict = {
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dilations": ["array-like", None],
+        "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_len": [Interval(numbers.Integral, 2, None, closed="left")],
+        "s": [Interval(numbers.Real, 1, None, closed="left")],
+        "c": [Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "rho_min": [Interval(numbers.Real, 0, 1, closed="right")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "padding_value": "no_validation",
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        embedding_dim: int = 64,
+        n_blocks: int = 4,
+        dilations=None,
+        kernel_size: int = 3,
+        max_len: int = 50,
+        s: float = 50.0,
+        c: float = 6.0,
+        alpha: float = 0.7,
+        rho_min: float = 0.05,
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 10,
+        patience: int | None = 3,
+        validation_fraction: float = 0.1,
+        padding_value=0,
+        device: str = "cpu",
+        random_state=None,
+        verbose: int = 0,
+        callbacks: list | None = None,
+    ):
+        self.embedding_dim = embedding_dim
+        self.n_blocks = n_blocks
+        self.dilations = dilations
+        self.kernel_size = kernel_size
+        self.max_len = max_len
+        self.s = s
+        self.c = c
+        self.alpha = alpha
+        self.rho_min = rho_min
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.padding_value = padding_value
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # -- scikit-learn plumbing ----------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []
+        tags.non_deterministic = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "net_")
+
+    @property
+    def n_tasks_(self) -> int:
+        check_is_fitted(self)
+        return len(self.tasks_)
+
+    # -- training ---------------------------------------------------------------
+    def fit(self, X, y=None, *, task: str | None = None, classes=None):
+        """Forget every task, then learn ``task`` on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : list of sequences of hashable item ids, or 2-D padded array
+        y : array-like of shape (n_sequences,) or None
+            Class labels; None learns the self-supervised next-item task.
+        task : str or None
+            Task name (default ``"next_item"`` without ``y``, ``"labels"`` with).
+        classes : array-like or None
+            Every label of the task (default: the labels in ``y``).
+
+        Returns
+        -------
+        self
+        """
+        return self._learn(X, y, task=task, classes=classes, keep_tasks=False)
+
+    def partial_fit(self, X, y=None, *, task: str | None = None, classes=None):
+        """Learn ``task`` continually: the earlier tasks are kept and retained.
+
+        A task name seen before continues that task. ``y=None`` means the
+        self-supervised next-item task on ``X`` itself. Without ``task`` the
+        name is ``"next_item"`` when ``y`` is None, else the last labelled
+        task (or ``"labels"`` when there is none).
+
+        If the call fails or is interrupted, the encoder is exactly as it was
+        before it.
+
+        Parameters
+        ----------
+        X : list of sequences of hashable item ids, or 2-D padded array
+        y : array-like of shape (n_sequences,) or None
+        task : str or None
+        classes : array-like or None
+            Every label of a new labelled task (default: the labels in ``y``).
+            Later calls may only use these labels.
+
+        Returns
+        -------
+        self
+        """
+        return self._learn(X, y, task=task, classes=classes, keep_tasks=True)
+
+    def _learn(self, X, y, *, task, classes, keep_tasks):
+        self._validate_params()
+        sequences = check_sequences(X, padding_value=self.padding_value)
+        keep_tasks = keep_tasks and self.__sklearn_is_fitted__()
+        kind = NEXT_ITEM if y is None else LABELS
+        tasks = copy.deepcopy(self.tasks_) if keep_tasks else {}
+        name = self._task_name(task, kind, tasks)
+        record = tasks.get(name)
+        if record is not None and record.kind != kind:
+            raise ValueError(
+                f"task {name!r} is a {record.kind!r} task and cannot continue as a "
+                f"{kind!r} task: "
+                + (
+                    "it was given labels y"
+                    if kind == LABELS
+                    else "it needs labels y (got y=None)"
+                )
+            )
+        if kind == LABELS:
+            y = check_labels(y, len(sequences))
+            task_classes = _task_classes(y, classes, record, name)
+            targets = np.searchsorted(task_classes, y)
+        else:
+            if classes is not None:
+                raise ValueError(f"classes is only for labelled tasks; {name!r} has none")
+            if max(len(seq) for seq in sequences) < 2:
+                raise ValueError(
+                    "the next-item task needs sequences with at least 2 items; "
+                    "every sequence given has only 1"
+                )
+            targets = None
+
+        vocabulary = (
+            copy.deepcopy(self.item_vocabulary_) if keep_tasks else ItemVocabulary()
+        )
+        vocabulary.extend(sequences)
+        encoded = vocabulary.encode(sequences, self.max_len)
+        seed = self._next_seed(keep_tasks)
+        start = time.perf_counter()
+        with seeded(seed, self.device):
+            # Training runs on a copy: nothing is committed unless it succeeds.
+            module = copy.deepcopy(self.net_.module_) if keep_tasks else None
+            net = self._build_net(module, len(vocabulary), len(sequences), seed)
+            if record is None:
+                n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
+                record = TaskRecord(
+                    name=name,
+                    kind=kind,
+                    index=net.add_task(kind, n_outputs),
+                    classes_=task_classes if kind == LABELS else None,
+                    metric=default_metric(n_outputs - N_RESERVED)
+                    if kind == NEXT_ITEM
+                    else default_metric(len(task_classes)),
+                )
+                tasks[name] = record
+            net.grow(len(vocabulary), task=record.index)
+            net.start_task(record.index)
+            net.fit_task(encoded, targets, epochs=self.max_epochs)
+        record.fit_time += time.perf_counter() - start
+        record.n_samples_seen += len(sequences)
+        record.n_fits += 1
+
+        history = copy.deepcopy(self.history_) if keep_tasks else {}
+        history.setdefault(name, []).extend(_epoch_records(net.history))
+        # Commit: plain assignments, after all the work has succeeded.
+        self.net_ = net
+        self.tasks_ = tasks
+        self.item_vocabulary_ = vocabulary
+        self.history_ = history
+        self.last_task_ = name
+        self.task_relations_ = net.mask_similarity()
+        self.n_partial_fits_ = (self.n_partial_fits_ + 1) if keep_tasks else 1
+        return self
+
+    def _task_name(self, task, kind, tasks) -> str:
+        if task is not None:
+            if not isinstance(task, str) or not task:
+                raise TypeError(f"task must be a non-empty string, got {task!r}")
+            return task
+        if kind == NEXT_ITEM:
+            return DEFAULT_TASK[NEXT_ITEM]
+        labelled = [name for name, rec in tasks.items() if rec.kind == LABELS]
+        return labelled[-1] if labelled else DEFAULT_TASK[LABELS]
+
+    def _next_seed(self, keep_tasks: bool) -> int:
+        if isinstance(self.random_state, numbers.Integral):
+            call = self.n_partial_fits_ if keep_tasks else 0
+            return int(np.random.SeedSequence([self.random_state, call]).generate_state(1)[0])
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _build_net(self, module, n_embeddings: int, n_samples: int, seed: int):
+        n_valid = int(n_samples * self.validation_fraction)
+        validation = self.validation_fraction if 1 <= n_valid < n_samples else 0.0
+        return build_net(
+            module,
+            n_embeddings=n_embeddings,
+            embedding_dim=self.embedding_dim,
+            dilations=self._dilations(),
+            kernel_size=self.kernel_size,
+            s=self.s,
+            c=self.c,
+            alpha=self.alpha,
+            rho_min=self.rho_min,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            validation_fraction=validation,
+            patience=self.patience,
+            callbacks=self.callbacks,
+            device=self.device,
+            verbose=self.verbose,
+            seed=seed,
+        )
+
+    def _dilations(self) -> list[int]:
+        if self.dilations is None:
+            return [(1, 4)[b % 2] for b in range(self.n_blocks)]
+        dilations = [int(r) for r in self.dilations]
+        if len(dilations) != self.n_blocks or min(dilations) < 1:
+            raise ValueError(
+                f"dilations must hold n_blocks={self.n_blocks} positive integers, "
+                f"got {list(self.dilations)}"
+            )
+        return dilations
+
+    # -- inference --------------------------------------------------------------
+    def _record(self, task: str | None) -> TaskRecord:
+        check_is_fitted(self)
+        if task is None:
+            return self.tasks_[self.last_task_]
+        if task not in self.tasks_:
+            raise ValueError(
+                f"unknown task {task!r}; this encoder has learned "
+                f"{list(self.tasks_)}"
+            )
+        return self.tasks_[task]
+
+    def _encode(self, X) -> np.ndarray:
+        sequences = check_sequences(X, padding_value=self.padding_value)
+        return self.item_vocabulary_.encode(sequences, self.max_len)
+
+    def classes_of(self, task: str | None = None) -> np.ndarray:
+        """The labels a task predicts: its classes, or the items of a next-item task."""
+        record = self._record(task)
+        if record.kind == LABELS:
+            return record.classes_
+        n_items = self.net_.module_.heads[record.index].out_features - N_RESERVED
+        return self.item_vocabulary_.decode(np.arange(n_items) + N_RESERVED)
+
+    def decision_function(self, X, task: str | None = None) -> np.ndarray:
+        """Scores of every class (or item) of ``task``, shape ``(n, n_classes)``."""
+        record = self._record(task)
+        logits = self.net_.predict_logits(self._encode(X), record.index)
+        # A next-item head's first two columns are padding and unknown.
+        return logits[:, N_RESERVED:] if record.kind == NEXT_ITEM else logits
+
+    def predict_proba(self, X, task: str | None = None) -> np.ndarray:
+        """Class (or item) probabilities of ``task``, shape ``(n, n_classes)``."""
+        scores = self.decision_function(X, task)
+        scores = scores - scores.max(axis=1, keepdims=True)
+        proba = np.exp(scores)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X, task: str | None = None) -> np.ndarray:
+        """The most likely class of ``task`` (the next item, for next-item tasks)."""
+        return self.recommend(X, task=task, k=1)[:, 0]
+
+    def recommend(self, X, task: str | None = None, k: int = 10) -> np.ndarray:
+        """Top-``k`` classes (items) of ``task`` per user, best first.
+
+        Returns an array of shape ``(n, min(k, n_classes))``.
+        """
+        if not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        scores = self.decision_function(X, task)
+        k = min(int(k), scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1, kind="stable")
+        top = np.take_along_axis(top, order[:, ::-1], axis=1)
+        return self.classes_of(task)[top]
+
+    def transform(self, X, task: str | None = None) -> np.ndarray:
+        """User representations, shape ``(n, embedding_dim)``.
+
+        With a task: the hidden state at the last position under that task's
+        masks. Without one: the universal representation, the mean of every
+        learned task's representation (fixed width, uses every task).
+        """
+        check_is_fitted(self)
+        encoded = self._encode(X)
+        if task is not None:
+            return self.net_.embed(encoded, self._record(task).index)
+        return np.mean(
+            [self.net_.embed(encoded, rec.index) for rec in self.tasks_.values()],
+            axis=0,
+        )
+
+    def score(self, X, y=None, task: str | None = None) -> float:
+        """The task's metric on ``(X, y)``: accuracy (≤ 20 classes) or MRR@5.
+
+        For a next-item task without ``y``, each sequence's last item is
+        predicted from the items before it (full ranking over all items).
+        Labels (items) never seen in training count as misses.
+        """
+        record = self._record(task)
+        if record.kind == NEXT_ITEM and y is None:
+            sequences = check_sequences(X, padding_value=self.padding_value)
+            usable = [seq for seq in sequences if len(seq) >= 2]
+            if not usable:
+                raise ValueError(
+                    "scoring a next-item task without y needs sequences of at least "
+                    "2 items (the last one is the target)"
+                )
+            X, y = [seq[:-1] for seq in usable], [seq[-1] for seq in usable]
+        elif y is None:
+            raise ValueError(f"task {record.name!r} is labelled: score needs y")
+        scores = self.decision_function(X, record.name)
+        y = check_labels(y, len(scores)) if record.kind == LABELS else np.asarray(y)
+        return score_with_metric(record.metric, scores, self._targets(record, y))
+
+    def _targets(self, record: TaskRecord, y) -> np.ndarray:
+        """Column index of each label in ``decision_function``; -1 if unknown."""
+        if record.kind == NEXT_ITEM:
+            index = self.item_vocabulary_.index_of(y) - N_RESERVED
+            n_items = self.net_.module_.heads[record.index].out_features - N_RESERVED
+            return np.where((index >= 0) & (index < n_items), index, -1)
+        classes = record.classes_
+        pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        return np.where(classes[pos] == y, pos, -1)
+
+
+def _task_classes(y, classes, record: TaskRecord | None, name: str) -> np.ndarray:
+    try:
+        seen = np.unique(y)
+    except TypeError as exc:
+        raise TypeError(f"labels of task {name!r} must be of one sortable type") from exc
+    if record is not None:
+        known = record.classes_
+        if classes is not None and not np.array_equal(np.unique(classes), known):
+            raise ValueError(
+                f"classes of task {name!r} were fixed on its first call as {known!r}"
+            )
+    elif classes is not None:
+        known = np.unique(np.asarray(classes))
+    else:
+        return seen
+    unknown = np.setdiff1d(seen, known)
+    if len(unknown):
+        raise ValueError(
+            f"y contains labels not among the classes of task {name!r}: "
+            f"{unknown[:10].tolist()}; pass every label with classes= on the "
+            "task's first call"
+        )
+    return known
+
+
+def _epoch_records(history) -> list[dict]:
+    """skorch's epoch rows without the per-batch detail."""
+    records = []
+    for row in history:
+        record = {k: v for k, v in row.items() if k != "batches"}
+        batches = row.get("batches", [])
+        rhos = [b["rho"] for b in batches if "rho" in b]
+        if rhos:
+            record["rho"] = float(np.mean(rhos))
+            record["retention_loss"] = float(
+                np.mean([b["retention_loss"] for b in batches if "retention_loss" in b])
+            )
+        records.append(record)
+    return records
+
+
+__all__ = ["ContinualUserEncoder", "TaskRecord"]
