@@ -98,12 +98,24 @@ def _check_padded_array(X: np.ndarray, padding_value, name: str) -> list[list]:
         raise ValueError(
             f"{name} must be 2-D (users × positions, padded with padding_value) or "
             f"a list of sequences; got an array with {X.ndim} dimension(s). "
-            "Reshape a single user with X.reshape(1, -1)."
+            "Reshape your data: a single user is X.reshape(1, -1)."
         )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty: got an array of shape {X.shape}")
+    # The wording of these two errors is scikit-learn's own.
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"{name} is empty: found array with 0 sample(s) (shape={X.shape}) while "
+            "a minimum of 1 is required"
+        )
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"{name} is empty: found array with 0 feature(s) (shape={X.shape}) while "
+            "a minimum of 1 is required (one position per sequence)"
+        )
     if np.iscomplexobj(X):
-        raise ValueError(f"{name} contains complex numbers; item ids must be real")
+        raise ValueError(
+            f"Complex data not supported: {name} contains complex numbers; item ids "
+            "must be real"
+        )
     if X.dtype.kind == "f" and not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinity; these are not item ids")
     if X.dtype.kind == "O":

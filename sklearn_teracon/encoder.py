@@ -19,15 +19,11 @@ from ._sequences import (
     check_labels,
     check_sequences,
 )
-from .metrics import score_with_metric
+from .metrics import default_metric, score_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .training import build_net, seeded
 
 DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
-
-
-def default_metric(n_classes: int) -> str:
-    return "accuracy" if 0 < n_classes <= 20 else "mrr@5"
 
 
 @dataclass

@@ -1,0 +1,53 @@
+"""Small, seeded data and models shared by the tests (offline, seconds)."""
+
+import numpy as np
+import pytest
+
+from sklearn_teracon import ContinualUserEncoder
+
+TINY = dict(
+    embedding_dim=16,
+    n_blocks=1,
+    max_len=12,
+    max_epochs=2,
+    batch_size=32,
+    patience=None,
+    validation_fraction=0.0,
+    random_state=0,
+)
+
+
+def make_toy(n_users=160, seed=0):
+    """Users of two groups walking through their group's items in order.
+
+    Returns sequences (ragged), the group label and a 3-class "band" label.
+    """
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 2, n_users)
+    seqs = []
+    for g in groups:
+        start = rng.integers(0, 20)
+        length = rng.integers(4, 15)
+        seqs.append([int(1 + 20 * g + (start + i) % 20) for i in range(length)])
+    bands = np.array([len(s) % 3 for s in seqs])
+    return seqs, groups, bands
+
+
+@pytest.fixture
+def toy():
+    return make_toy()
+
+
+@pytest.fixture
+def tiny_encoder():
+    return ContinualUserEncoder(**TINY)
+
+
+@pytest.fixture
+def fitted(toy):
+    """An encoder that has learned next_item, then group."""
+    seqs, groups, _ = toy
+    enc = ContinualUserEncoder(**TINY)
+    enc.partial_fit(seqs)
+    enc.partial_fit(seqs, groups, task="group")
+    return enc
