@@ -5,13 +5,14 @@ earlier ones, and plugs into scikit-learn.
 """
 
 from ._sequences import ItemVocabulary
-from .encoder import ContinualUserEncoder, TaskRecord
+from .encoder import ContinualUserEncoder, TaskName, TaskRecord
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ContinualUserEncoder",
     "ItemVocabulary",
+    "TaskName",
     "TaskRecord",
     "__version__",
 ]

@@ -26,6 +26,51 @@ from .training import build_net, seeded
 DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
 
 
+class TaskName(str):
+    """A task name that scikit-learn's metadata routing passes on whole.
+
+    Cross-validation tools slice every metadata value whose length equals the
+    number of samples, so ``task="age"`` with 3 samples would arrive as
+    ``['a', 'g']``. A ``TaskName`` has no length as far as they can tell.
+
+    Examples
+    --------
+    >>> from sklearn.utils.validation import _is_arraylike
+    >>> _is_arraylike(TaskName("age"))
+    False
+    """
+
+    @property
+    def __len__(self):
+        raise AttributeError("a task name is one value, not one value per sample")
+
+    def __reduce__(self):
+        return TaskName, (str(self),)
+
+
+def _check_task(task) -> str | None:
+    if task is None:
+        return None
+    if isinstance(task, str):
+        task = str.__str__(task)  # a plain str, also from a TaskName
+        if task:
+            return task
+    elif _is_sliced_string(task):
+        raise ValueError(
+            f"task arrived sliced into characters ({list(task)!r}): scikit-learn "
+            "slices metadata whose length equals the number of samples. Pass "
+            "task=TaskName(...) (from sklearn_teracon), or use enc.task_estimator()"
+        )
+    raise TypeError(f"task must be a non-empty string, got {task!r}")
+
+
+def _is_sliced_string(task) -> bool:
+    try:
+        return all(isinstance(ch, str) and len(ch) == 1 for ch in task) and len(task) > 0
+    except TypeError:
+        return False
+
+
 @dataclass
 class TaskRecord:
     """What the encoder knows about one learned task.
@@ -359,9 +404,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def _task_name(self, task, kind, tasks) -> str:
+        task = _check_task(task)
         if task is not None:
-            if not isinstance(task, str) or not task:
-                raise TypeError(f"task must be a non-empty string, got {task!r}")
             return task
         if kind == NEXT_ITEM:
             return DEFAULT_TASK[NEXT_ITEM]
@@ -408,9 +452,22 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             )
         return dilations
 
+    def task_estimator(self, task: str, **params):
+        """A scikit-learn classifier of one task on a frozen snapshot of this encoder.
+
+        See :class:`sklearn_teracon.model_selection.TaskEstimator`: its ``fit``
+        learns ``task`` continually on a copy of the snapshot, with ``params``
+        (``s``, ``c``, ``alpha``, ``lr``, ...) overriding the encoder's. This
+        encoder is never modified.
+        """
+        from .model_selection import make_task_estimator
+
+        return make_task_estimator(self, task, **params)
+
     # -- inference --------------------------------------------------------------
     def _record(self, task: str | None) -> TaskRecord:
         check_is_fitted(self)
+        task = _check_task(task)
         if task is None:
             return self.tasks_[self.last_task_]
         if task not in self.tasks_:
@@ -555,4 +612,4 @@ def _epoch_records(history) -> list[dict]:
     return records
 
 
-__all__ = ["ContinualUserEncoder", "TaskRecord"]
+__all__ = ["ContinualUserEncoder", "TaskName", "TaskRecord"]
