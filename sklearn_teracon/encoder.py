@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 import numbers
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -22,6 +24,10 @@ from ._sequences import (
 from .metrics import default_metric, score_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .training import build_net, seeded
+from .training.persistence import load_module, read_metadata, save_module
+
+# Version of the model file layout written by ``save``; ``load`` reads up to it.
+FORMAT_VERSION = 1
 
 DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
 
@@ -371,7 +377,11 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         with seeded(seed, self.device):
             # Training runs on a copy: nothing is committed unless it succeeds.
             module = copy.deepcopy(self.net_.module_) if keep_tasks else None
-            net = self._build_net(module, len(vocabulary), len(sequences), seed)
+            n_valid = int(len(sequences) * self.validation_fraction)
+            validation = (
+                self.validation_fraction if 1 <= n_valid < len(sequences) else 0.0
+            )
+            net = self._build_net(module, len(vocabulary), validation, seed)
             if record is None:
                 n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
                 record = TaskRecord(
@@ -418,9 +428,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             return int(np.random.SeedSequence([self.random_state, call]).generate_state(1)[0])
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _build_net(self, module, n_embeddings: int, n_samples: int, seed: int):
-        n_valid = int(n_samples * self.validation_fraction)
-        validation = self.validation_fraction if 1 <= n_valid < n_samples else 0.0
+    def _build_net(self, module, n_embeddings: int, validation: float, seed: int):
         return build_net(
             module,
             n_embeddings=n_embeddings,
@@ -463,6 +471,101 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         from .model_selection import make_task_estimator
 
         return make_task_estimator(self, task, **params)
+
+    # -- persistence ------------------------------------------------------------
+    def save(self, path) -> None:
+        """Save the fitted encoder to one file that runs no code when loaded.
+
+        Weights are stored as safetensors; everything else (parameters, tasks,
+        classes, vocabulary, history, versions) as JSON in the file's header.
+        The file is written atomically. ``callbacks`` are not saved (they are
+        code); a loaded encoder has ``callbacks=None``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        check_is_fitted(self)
+        params = self.get_params(deep=False)
+        params["callbacks"] = None
+        if not isinstance(params["random_state"], numbers.Integral | None):
+            params["random_state"] = None
+        description = {
+            "format": "sklearn-teracon",
+            "format_version": FORMAT_VERSION,
+            "versions": _versions(),
+            "params": params,
+            "structure": self.net_.module_.structure(),
+            "vocabulary": _json_items(self.item_vocabulary_.items),
+            "tasks": [
+                {
+                    **asdict(rec),
+                    "classes_": None if rec.classes_ is None else rec.classes_.tolist(),
+                    "classes_dtype": None if rec.classes_ is None else rec.classes_.dtype.str,
+                }
+                for rec in self.tasks_.values()
+            ],
+            "history": self.history_,
+            "last_task": self.last_task_,
+            "n_partial_fits": self.n_partial_fits_,
+            "task_relations": self.task_relations_.tolist(),
+        }
+        text = json.dumps(description, default=_to_builtin)
+        save_module(self.net_.module_, path, {"sklearn_teracon": text})
+
+    @classmethod
+    def load(cls, path, *, device: str | None = None) -> ContinualUserEncoder:
+        """Load an encoder written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str or None
+            Where to put the model (default: the saved ``device`` parameter).
+
+        Returns
+        -------
+        ContinualUserEncoder
+            Fitted, with every task; it can keep learning new tasks.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no model file at {path}")
+        description = _read_description(path)
+        params = description["params"]
+        if device is not None:
+            params["device"] = device
+        enc = cls(**params)
+        enc._validate_params()
+        structure = description["structure"]
+        module = load_module(
+            path,
+            structure=structure,
+            dim=enc.embedding_dim,
+            dilations=enc._dilations(),
+            kernel_size=enc.kernel_size,
+            device=enc.device,
+        )
+        vocabulary = ItemVocabulary(description["vocabulary"])
+        if len(vocabulary) != structure["n_embeddings"]:
+            raise ValueError(
+                f"{path}: the vocabulary has {len(vocabulary)} rows but the weights "
+                f"have {structure['n_embeddings']} (tampered or corrupt file)"
+            )
+        tasks = {}
+        for rec in description["tasks"]:
+            dtype = rec.pop("classes_dtype")
+            if rec["classes_"] is not None:
+                rec["classes_"] = np.asarray(rec["classes_"], dtype=dtype)
+            tasks[rec["name"]] = TaskRecord(**rec)
+        enc.net_ = enc._build_net(module, len(vocabulary), 0.0, seed=0)
+        enc.tasks_ = tasks
+        enc.item_vocabulary_ = vocabulary
+        enc.history_ = description["history"]
+        enc.last_task_ = description["last_task"]
+        enc.n_partial_fits_ = description["n_partial_fits"]
+        enc.task_relations_ = np.asarray(description["task_relations"])
+        return enc
 
     # -- inference --------------------------------------------------------------
     def _record(self, task: str | None) -> TaskRecord:
@@ -594,6 +697,57 @@ def _task_classes(y, classes, record: TaskRecord | None, name: str) -> np.ndarra
             "task's first call"
         )
     return known
+
+
+def _versions() -> dict:
+    import sklearn
+    import skorch
+    import torch
+
+    from . import __version__
+
+    return {
+        "sklearn_teracon": __version__,
+        "scikit-learn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def _to_builtin(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot save a value of type {type(value).__name__}")
+
+
+def _json_items(items: list) -> list:
+    for item in items:
+        if not isinstance(item, str | int | float | bool):
+            raise TypeError(
+                f"cannot save item id {item!r} of type {type(item).__name__}: "
+                "saved item ids must be strings or numbers"
+            )
+    return items
+
+
+def _read_description(path: Path) -> dict:
+    metadata = read_metadata(path)
+    if "sklearn_teracon" not in metadata:
+        raise ValueError(f"{path} is a safetensors file but not an sklearn-teracon model")
+    try:
+        description = json.loads(metadata["sklearn_teracon"])
+        version = int(description["format_version"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: unreadable model description: {exc}") from exc
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written in model format {version} by sklearn-teracon "
+            f"{description.get('versions', {}).get('sklearn_teracon', '?')}; this "
+            f"version reads formats up to {FORMAT_VERSION}: upgrade sklearn-teracon"
+        )
+    return description
 
 
 def _epoch_records(history) -> list[dict]:

@@ -1,0 +1,182 @@
+"""save/load (safetensors + JSON), pickle and joblib round trips, bad files."""
+
+import json
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.torch import save_file
+from sklearn.exceptions import NotFittedError
+
+from sklearn_teracon import ContinualUserEncoder
+from sklearn_teracon.encoder import FORMAT_VERSION
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def every_kind():
+    """next_item, an int-labelled, a str-labelled and an item (many-class) task."""
+    from .conftest import make_toy
+
+    seqs, groups, bands = make_toy()
+    liked = np.array([s[-1] for s in seqs])  # an item-recommendation task
+    enc = ContinualUserEncoder(**TINY)
+    enc.partial_fit(seqs)
+    enc.partial_fit(seqs, groups, task="group")
+    enc.partial_fit(seqs, np.array(["low", "mid", "high"])[bands], task="band")
+    enc.partial_fit([s[:-1] for s in seqs], liked, task="liked")
+    return enc, seqs
+
+
+def _same_predictions(a, b, seqs):
+    assert list(a.tasks_) == list(b.tasks_)
+    for task in a.tasks_:
+        np.testing.assert_array_equal(
+            a.predict_proba(seqs, task=task), b.predict_proba(seqs, task=task)
+        )
+        np.testing.assert_array_equal(a.predict(seqs, task=task), b.predict(seqs, task=task))
+        np.testing.assert_array_equal(a.classes_of(task), b.classes_of(task))
+    np.testing.assert_array_equal(a.transform(seqs), b.transform(seqs))
+
+
+def test_save_load_round_trip_for_every_task_kind(every_kind, tmp_path):
+    enc, seqs = every_kind
+    assert enc.tasks_["liked"].metric == "mrr@5"
+    path = tmp_path / "model.safetensors"
+    enc.save(path)
+    loaded = ContinualUserEncoder.load(path)
+    _same_predictions(enc, loaded, seqs)
+    assert loaded.get_params() == enc.get_params()
+    assert loaded.tasks_["band"].classes_.dtype.kind == "U"
+    assert loaded.history_["group"][0]["train_loss"] == pytest.approx(
+        enc.history_["group"][0]["train_loss"]
+    )
+    np.testing.assert_array_equal(loaded.task_relations_, enc.task_relations_)
+    assert loaded.item_vocabulary_.items == enc.item_vocabulary_.items
+
+
+def test_loaded_encoder_keeps_learning_like_the_original(every_kind, tmp_path):
+    enc, seqs = every_kind
+    path = tmp_path / "model.safetensors"
+    enc.save(path)
+    loaded = ContinualUserEncoder.load(path)
+    labels = np.arange(len(seqs)) % 2
+    import copy
+
+    original = copy.deepcopy(enc).partial_fit(seqs, labels, task="parity")
+    loaded.partial_fit(seqs, labels, task="parity")
+    assert list(loaded.tasks_)[-1] == "parity"
+    # Same seeds and state: resuming after a load is the same as not stopping.
+    np.testing.assert_allclose(
+        loaded.predict_proba(seqs, task="parity"),
+        original.predict_proba(seqs, task="parity"),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads), ("joblib", None)])
+def test_pickle_and_joblib_round_trips(every_kind, tmp_path, dump, load):
+    enc, seqs = every_kind
+    if dump == "joblib":
+        joblib.dump(enc, tmp_path / "enc.joblib")
+        copy_ = joblib.load(tmp_path / "enc.joblib")
+    else:
+        copy_ = load(dump(enc))
+    _same_predictions(enc, copy_, seqs)
+
+
+def _rewrite(src, dst, *, description=None, tensors=None):
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    desc = json.loads(meta["sklearn_teracon"])
+    if description:
+        description(desc)
+    if tensors:
+        tensors(state)
+    save_file(state, str(dst), metadata={"sklearn_teracon": json.dumps(desc)})
+
+
+@pytest.fixture
+def saved(every_kind, tmp_path):
+    enc, _ = every_kind
+    path = tmp_path / "model.safetensors"
+    enc.save(path)
+    return path
+
+
+def test_newer_format_is_refused(saved, tmp_path):
+    bad = tmp_path / "newer.safetensors"
+    _rewrite(saved, bad, description=lambda d: d.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(ValueError, match="format 2 .*upgrade sklearn-teracon"):
+        ContinualUserEncoder.load(bad)
+
+
+def test_truncated_file_is_refused(saved, tmp_path):
+    bad = tmp_path / "truncated.safetensors"
+    data = saved.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        ContinualUserEncoder.load(bad)
+
+
+def test_tampered_shapes_are_refused(saved, tmp_path):
+    import torch
+
+    def widen(state):
+        key = "backbone.item_embedding.weight"
+        state[key] = torch.zeros(state[key].shape[0] + 3, state[key].shape[1])
+
+    bad = tmp_path / "tampered.safetensors"
+    _rewrite(saved, bad, tensors=widen)
+    with pytest.raises(ValueError, match="do not match.*tampered"):
+        ContinualUserEncoder.load(bad)
+
+    def shrink_vocabulary(desc):
+        desc["vocabulary"] = desc["vocabulary"][:-1]
+
+    _rewrite(saved, bad, description=shrink_vocabulary)
+    with pytest.raises(ValueError, match="vocabulary has .* rows"):
+        ContinualUserEncoder.load(bad)
+
+
+def test_other_bad_files(saved, tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="not a readable sklearn-teracon model"):
+        ContinualUserEncoder.load(junk)
+    foreign = tmp_path / "foreign.safetensors"
+    import torch
+
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(ValueError, match="not an sklearn-teracon model"):
+        ContinualUserEncoder.load(foreign)
+    with pytest.raises(FileNotFoundError):
+        ContinualUserEncoder.load(tmp_path / "missing.safetensors")
+    with pytest.raises(NotFittedError):
+        ContinualUserEncoder().save(tmp_path / "unfitted.safetensors")
+
+
+def test_unsavable_item_ids_leave_no_file(tmp_path):
+    seqs = [[(1, 2), (2, 3)], [(2, 3), (3, 4)]] * 4
+    enc = ContinualUserEncoder(**TINY).partial_fit(seqs)
+    with pytest.raises(TypeError, match="cannot save item id"):
+        enc.save(tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_callbacks_are_not_saved_and_device_can_be_chosen(every_kind, tmp_path):
+    from skorch.callbacks import LRScheduler
+
+    enc, seqs = every_kind
+    enc = enc.set_params(callbacks=[LRScheduler()])
+    try:
+        enc.save(tmp_path / "m.safetensors")
+    finally:
+        enc.set_params(callbacks=None)
+    loaded = ContinualUserEncoder.load(tmp_path / "m.safetensors", device="cpu")
+    assert loaded.callbacks is None
+    assert loaded.net_.device == "cpu"
