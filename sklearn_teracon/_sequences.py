@@ -35,7 +35,9 @@ def _check_item(item, i: int):
             "and None are not item ids"
         )
     if isinstance(item, complex | np.complexfloating):
-        raise ValueError(f"sequence {i} contains a complex number; item ids must be real")
+        raise ValueError(
+            f"sequence {i} contains a complex number; item ids must be real"
+        )
     if not isinstance(item, Hashable):
         # The wording matches NumPy's so scikit-learn's checks recognise it.
         raise TypeError(
@@ -88,7 +90,9 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
             )
         seq = [_check_item(item, i) for item in seq]
         if not seq:
-            raise ValueError(f"{name}[{i}] is an empty sequence: every user needs items")
+            raise ValueError(
+                f"{name}[{i}] is an empty sequence: every user needs items"
+            )
         sequences.append(seq)
     return sequences
 

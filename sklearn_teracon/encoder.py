@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._sequences import (
@@ -72,7 +72,9 @@ def _check_task(task) -> str | None:
 
 def _is_sliced_string(task) -> bool:
     try:
-        return all(isinstance(ch, str) and len(ch) == 1 for ch in task) and len(task) > 0
+        return (
+            all(isinstance(ch, str) and len(ch) == 1 for ch in task) and len(task) > 0
+        )
     except TypeError:
         return False
 
@@ -359,7 +361,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             targets = np.searchsorted(task_classes, y)
         else:
             if classes is not None:
-                raise ValueError(f"classes is only for labelled tasks; {name!r} has none")
+                raise ValueError(
+                    f"classes is only for labelled tasks; {name!r} has none"
+                )
             if max(len(seq) for seq in sequences) < 2:
                 raise ValueError(
                     "the next-item task needs sequences with at least 2 items; "
@@ -425,8 +429,12 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     def _next_seed(self, keep_tasks: bool) -> int:
         if isinstance(self.random_state, numbers.Integral):
             call = self.n_partial_fits_ if keep_tasks else 0
-            return int(np.random.SeedSequence([self.random_state, call]).generate_state(1)[0])
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            return int(
+                np.random.SeedSequence([self.random_state, call]).generate_state(1)[0]
+            )
+        return int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
 
     def _build_net(self, module, n_embeddings: int, validation: float, seed: int):
         return build_net(
@@ -501,7 +509,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
                 {
                     **asdict(rec),
                     "classes_": None if rec.classes_ is None else rec.classes_.tolist(),
-                    "classes_dtype": None if rec.classes_ is None else rec.classes_.dtype.str,
+                    "classes_dtype": None
+                    if rec.classes_ is None
+                    else rec.classes_.dtype.str,
                 }
                 for rec in self.tasks_.values()
             ],
@@ -575,8 +585,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             return self.tasks_[self.last_task_]
         if task not in self.tasks_:
             raise ValueError(
-                f"unknown task {task!r}; this encoder has learned "
-                f"{list(self.tasks_)}"
+                f"unknown task {task!r}; this encoder has learned {list(self.tasks_)}"
             )
         return self.tasks_[task]
 
@@ -678,7 +687,9 @@ def _task_classes(y, classes, record: TaskRecord | None, name: str) -> np.ndarra
     try:
         seen = np.unique(y)
     except TypeError as exc:
-        raise TypeError(f"labels of task {name!r} must be of one sortable type") from exc
+        raise TypeError(
+            f"labels of task {name!r} must be of one sortable type"
+        ) from exc
     if record is not None:
         known = record.classes_
         if classes is not None and not np.array_equal(np.unique(classes), known):
@@ -735,7 +746,9 @@ def _json_items(items: list) -> list:
 def _read_description(path: Path) -> dict:
     metadata = read_metadata(path)
     if "sklearn_teracon" not in metadata:
-        raise ValueError(f"{path} is a safetensors file but not an sklearn-teracon model")
+        raise ValueError(
+            f"{path} is a safetensors file but not an sklearn-teracon model"
+        )
     try:
         description = json.loads(metadata["sklearn_teracon"])
         version = int(description["format_version"])

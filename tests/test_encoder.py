@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.training import build_net
@@ -322,7 +322,9 @@ def test_task_kind_cannot_change(fitted, toy):
     seqs, groups, _ = toy
     with pytest.raises(ValueError, match="'group' is a 'labels' task.*needs labels y"):
         fitted.partial_fit(seqs, task="group")
-    with pytest.raises(ValueError, match="'next_item' is a 'next_item' task.*given labels"):
+    with pytest.raises(
+        ValueError, match="'next_item' is a 'next_item' task.*given labels"
+    ):
         fitted.partial_fit(seqs, groups, task="next_item")
 
 

@@ -37,7 +37,9 @@ def _same_predictions(a, b, seqs):
         np.testing.assert_array_equal(
             a.predict_proba(seqs, task=task), b.predict_proba(seqs, task=task)
         )
-        np.testing.assert_array_equal(a.predict(seqs, task=task), b.predict(seqs, task=task))
+        np.testing.assert_array_equal(
+            a.predict(seqs, task=task), b.predict(seqs, task=task)
+        )
         np.testing.assert_array_equal(a.classes_of(task), b.classes_of(task))
     np.testing.assert_array_equal(a.transform(seqs), b.transform(seqs))
 
@@ -110,7 +112,9 @@ def saved(every_kind, tmp_path):
 
 def test_newer_format_is_refused(saved, tmp_path):
     bad = tmp_path / "newer.safetensors"
-    _rewrite(saved, bad, description=lambda d: d.update(format_version=FORMAT_VERSION + 1))
+    _rewrite(
+        saved, bad, description=lambda d: d.update(format_version=FORMAT_VERSION + 1)
+    )
     with pytest.raises(ValueError, match="format 2 .*upgrade sklearn-teracon"):
         ContinualUserEncoder.load(bad)
 

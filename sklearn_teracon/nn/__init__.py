@@ -1,4 +1,4 @@
-"""PyTorch modules of sklearn-teracon (the only layer besides training that imports torch)."""
+"""PyTorch modules of sklearn-teracon (torch lives only here and in training)."""
 
 from .backbone import CausalConv1d, MaskedResidualBlock, NextItNet
 from .masks import TaskMaskBank

@@ -15,11 +15,11 @@ from skorch.dataset import Dataset, ValidSplit
 from ..nn import NEXT_ITEM, TeraconModule
 from .callbacks import ScaleAnnealing
 from .retention import (
+    Teacher,
     floored_ratio,
     relation_aware_ratio,
     retention_loss,
     retention_sample_size,
-    Teacher,
 )
 
 
@@ -205,7 +205,9 @@ class ContinualNet(NeuralNet):
     @torch.no_grad()
     def predict_logits(self, X: np.ndarray, task: int) -> np.ndarray:
         """Logits of ``task`` at the last position, ``[n_users, n_outputs]``."""
-        out = [self.module_(x, task, self.s).float().cpu() for x in self._eval_batches(X)]
+        out = [
+            self.module_(x, task, self.s).float().cpu() for x in self._eval_batches(X)
+        ]
         return torch.cat(out).numpy()
 
     @torch.no_grad()
@@ -233,8 +235,6 @@ class ContinualNet(NeuralNet):
         self.module_.backbone.grow_items(n_embeddings)
         if task is not None and self._kind(task) == NEXT_ITEM:
             self.module_.grow_head(task, n_embeddings)
-
-
 
 
 def build_net(

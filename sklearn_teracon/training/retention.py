@@ -53,7 +53,7 @@ def retention_sample_size(ratio: float, batch_size: int) -> int:
 def retention_loss(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor
 ) -> torch.Tensor:
-    """Mean squared error between the student's logits and the teacher's pseudo-labels."""
+    """MSE between the student's logits and the teacher's pseudo-labels."""
     return F.mse_loss(student_logits, teacher_logits)
 
 

