@@ -26,7 +26,7 @@ class CausalConv1d(nn.Module):
 
 
 class MaskedResidualBlock(nn.Module):
-    """conv(r), LayerNorm, ReLU, mask, conv(2r), LayerNorm, ReLU, mask; plus the input."""
+    """Two masked causal convolutions (dilations r and 2r) with a residual add."""
 
     def __init__(self, dim: int, kernel_size: int, dilation: int):
         super().__init__()
