@@ -183,7 +183,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         Item ids seen in training; grows with later tasks.
     history_ : dict of str to list of dict
         Per task, one record per epoch (losses, ρ, duration), over all calls.
-    task_relations_ : ndarray of shape (n_tasks_, n_tasks_)
+    task_relations_ : ndarray of shape (n_tasks, n_tasks)
         Cosine similarity of the tasks' masks, averaged over mask slots.
     last_task_ : str
         The most recently trained task, the default of ``predict`` & co.
