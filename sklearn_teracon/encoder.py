@@ -341,35 +341,11 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         self._validate_params()
         sequences = check_sequences(X, padding_value=self.padding_value)
         keep_tasks = keep_tasks and self.__sklearn_is_fitted__()
-        kind = NEXT_ITEM if y is None else LABELS
         tasks = copy.deepcopy(self.tasks_) if keep_tasks else {}
+        kind = NEXT_ITEM if y is None else LABELS
         name = self._task_name(task, kind, tasks)
         record = tasks.get(name)
-        if record is not None and record.kind != kind:
-            raise ValueError(
-                f"task {name!r} is a {record.kind!r} task and cannot continue as a "
-                f"{kind!r} task: "
-                + (
-                    "it was given labels y"
-                    if kind == LABELS
-                    else "it needs labels y (got y=None)"
-                )
-            )
-        if kind == LABELS:
-            y = check_labels(y, len(sequences))
-            task_classes = _task_classes(y, classes, record, name)
-            targets = np.searchsorted(task_classes, y)
-        else:
-            if classes is not None:
-                raise ValueError(
-                    f"classes is only for labelled tasks; {name!r} has none"
-                )
-            if max(len(seq) for seq in sequences) < 2:
-                raise ValueError(
-                    "the next-item task needs sequences with at least 2 items; "
-                    "every sequence given has only 1"
-                )
-            targets = None
+        task_classes, targets = _check_task_data(sequences, y, classes, name, record)
 
         vocabulary = (
             copy.deepcopy(self.item_vocabulary_) if keep_tasks else ItemVocabulary()
@@ -381,21 +357,18 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         with seeded(seed, self.device):
             # Training runs on a copy: nothing is committed unless it succeeds.
             module = copy.deepcopy(self.net_.module_) if keep_tasks else None
-            n_valid = int(len(sequences) * self.validation_fraction)
-            validation = (
-                self.validation_fraction if 1 <= n_valid < len(sequences) else 0.0
+            net = self._build_net(
+                module, len(vocabulary), self._validation_share(len(sequences)), seed
             )
-            net = self._build_net(module, len(vocabulary), validation, seed)
             if record is None:
                 n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
                 record = TaskRecord(
                     name=name,
                     kind=kind,
                     index=net.add_task(kind, n_outputs),
-                    classes_=task_classes if kind == LABELS else None,
-                    metric=default_metric(n_outputs - N_RESERVED)
-                    if kind == NEXT_ITEM
-                    else default_metric(len(task_classes)),
+                    classes_=task_classes,
+                    # Next items are ranked, however few the items are.
+                    metric="mrr@5" if kind == NEXT_ITEM else default_metric(n_outputs),
                 )
                 tasks[name] = record
             net.grow(len(vocabulary), task=record.index)
@@ -435,6 +408,11 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         return int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
+
+    def _validation_share(self, n_samples: int) -> float:
+        """``validation_fraction``, or 0 when it would hold out no user or all."""
+        n_valid = int(n_samples * self.validation_fraction)
+        return self.validation_fraction if 1 <= n_valid < n_samples else 0.0
 
     def _build_net(self, module, n_embeddings: int, validation: float, seed: int):
         return build_net(
@@ -681,6 +659,33 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         classes = record.classes_
         pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
         return np.where(classes[pos] == y, pos, -1)
+
+
+def _check_task_data(sequences, y, classes, name: str, record: TaskRecord | None):
+    """Validate a task's labels against its kind; return its classes and targets.
+
+    Targets are class indices for a labelled task; None for a next-item task,
+    whose targets are the sequences themselves.
+    """
+    kind = NEXT_ITEM if y is None else LABELS
+    if record is not None and record.kind != kind:
+        problem = "it was given labels y" if y is not None else "it needs labels y"
+        raise ValueError(
+            f"task {name!r} is a {record.kind!r} task and cannot continue as a "
+            f"{kind!r} task: {problem}"
+        )
+    if kind == LABELS:
+        y = check_labels(y, len(sequences))
+        task_classes = _task_classes(y, classes, record, name)
+        return task_classes, np.searchsorted(task_classes, y)
+    if classes is not None:
+        raise ValueError(f"classes is only for labelled tasks; {name!r} has none")
+    if max(len(seq) for seq in sequences) < 2:
+        raise ValueError(
+            "the next-item task needs sequences with at least 2 items; every "
+            "sequence given has only 1"
+        )
+    return None, None
 
 
 def _task_classes(y, classes, record: TaskRecord | None, name: str) -> np.ndarray:
