@@ -6,12 +6,14 @@ earlier ones, and plugs into scikit-learn.
 
 from ._sequences import ItemVocabulary
 from .encoder import ContinualUserEncoder, TaskName, TaskRecord
+from .model_selection import TaskEstimator
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ContinualUserEncoder",
     "ItemVocabulary",
+    "TaskEstimator",
     "TaskName",
     "TaskRecord",
     "__version__",

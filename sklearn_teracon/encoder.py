@@ -337,6 +337,13 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         """
         return self._learn(X, y, task=task, classes=classes, keep_tasks=True)
 
+    def fit_transform(self, X, y=None, *, task: str | None = None, classes=None):
+        """``fit(X, y, task=task, classes=classes).transform(X, task=task)``.
+
+        Defined so that metadata routing passes ``task`` to both steps.
+        """
+        return self.fit(X, y, task=task, classes=classes).transform(X, task=task)
+
     def _learn(self, X, y, *, task, classes, keep_tasks):
         self._validate_params()
         sequences = check_sequences(X, padding_value=self.padding_value)

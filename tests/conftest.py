@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from sklearn_teracon import ContinualUserEncoder
 
@@ -15,6 +16,16 @@ TINY = dict(
     validation_fraction=0.0,
     random_state=0,
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and they collapse when
+    the cores are shared with the worker processes some tests start."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
 
 
 def make_toy(n_users=160, seed=0):

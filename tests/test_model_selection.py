@@ -6,7 +6,6 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
-import torch
 from sklearn.base import clone
 from sklearn.exceptions import (
     DataConversionWarning,
@@ -30,22 +29,6 @@ from .conftest import TINY, make_toy
 
 GRID = {"s": [10.0, 50.0], "c": [2.0, 6.0]}
 
-# TransformerMixin.fit_transform calls transform(X) without the routed task; the
-# encoder's transform after fit (one task) is the same either way.
-_FIT_TRANSFORM_WARNING = (
-    "ignore:This object .ContinualUserEncoder. has a .transform. method:UserWarning"
-)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny models: two intra-op threads only add synchronisation (and collapse
-    # when the CPU is shared). Worker processes of loky and Dask get one each.
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
 
 def _predictions(enc, seqs):
     return {task: enc.predict_proba(seqs, task=task) for task in enc.tasks_}
@@ -63,8 +46,8 @@ def test_grid_search_over_s_and_c_keeps_earlier_tasks(fitted, toy, n_jobs):
     seqs, _, bands = toy
     before = _predictions(fitted, seqs)
     params = fitted.get_params()
-    search = GridSearchCV(fitted.task_estimator("age"), GRID, cv=3, n_jobs=n_jobs)
-    search.fit(seqs, bands)
+    view = fitted.task_estimator("age")
+    search = GridSearchCV(view, GRID, cv=3, n_jobs=n_jobs).fit(seqs, bands)
 
     assert len(search.cv_results_["params"]) == 4
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
@@ -80,6 +63,8 @@ def test_grid_search_over_s_and_c_keeps_earlier_tasks(fitted, toy, n_jobs):
     _assert_unchanged(fitted, before, seqs)
     assert fitted.get_params() == params
     assert fitted.n_partial_fits_ == 2
+    # Every candidate started from the same snapshot: it is unchanged too.
+    _assert_unchanged(view.encoder.estimator, before, seqs)
 
 
 def test_cross_val_score_is_the_views_metric_per_fold(fitted, toy):
@@ -113,6 +98,8 @@ def test_clone_keeps_the_snapshot_and_later_changes_do_not_reach_it(fitted, toy)
         "group",
         "age",
     ]
+    assert list(snapshot.tasks_) == ["next_item", "group"]  # fit used a copy
+    assert snapshot.n_partial_fits_ == 2
 
 
 def test_overrides_reach_the_fitted_encoder(fitted, toy):
@@ -216,7 +203,6 @@ def _routed_encoder(**params):
     return enc.set_fit_request(task=True).set_transform_request(task=True)
 
 
-@pytest.mark.filterwarnings(_FIT_TRANSFORM_WARNING)
 def test_routing_names_the_encoders_task(toy):
     seqs, groups, _ = toy
     with sklearn.config_context(enable_metadata_routing=True):
@@ -232,7 +218,6 @@ def test_routing_names_the_encoders_task(toy):
             unrouted.fit(seqs, groups, task="age")
 
 
-@pytest.mark.filterwarnings(_FIT_TRANSFORM_WARNING)
 def test_routed_task_name_is_not_sliced_when_as_long_as_the_data():
     seqs, _, _ = make_toy(n_users=3)
     y3 = np.array([0, 1, 1])
@@ -265,10 +250,6 @@ def test_views_need_no_routing_when_it_is_enabled(fitted, toy):
 
 
 # -- beyond one machine ----------------------------------------------------------
-def _has_sklearn_teracon():
-    return importlib.util.find_spec("sklearn_teracon") is not None
-
-
 def test_grid_search_on_a_dask_cluster():
     distributed = pytest.importorskip(
         "distributed",
@@ -287,16 +268,22 @@ def test_grid_search_on_a_dask_cluster():
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        importable = client.run(_has_sklearn_teracon)
-        assert all(importable.values()), (
-            "Dask workers cannot import sklearn_teracon: install the package "
-            "(pip install -e .[test]) in the workers' environment"
-        )
-        with (
-            distributed.get_task_stream(client) as stream,
-            joblib.parallel_backend("dask"),
-        ):
-            search.fit(seqs, bands)
+        try:
+            # A lambda travels by value: the workers need not import this module.
+            found = client.run(
+                lambda: importlib.util.find_spec("sklearn_teracon") is not None
+            )
+            assert all(found.values()), (
+                "Dask workers cannot import sklearn_teracon: install the package "
+                "(pip install -e .[test]) in the workers' environment"
+            )
+            with (
+                distributed.get_task_stream(client) as stream,
+                joblib.parallel_backend("dask"),
+            ):
+                search.fit(seqs, bands)
+        finally:
+            client.shutdown()  # stops scheduler and workers at once: faster
     # Every candidate and fold ran as a task on the workers.
     keys = [str(task["key"]) for task in stream.data]
     assert sum("fit_and_score" in key for key in keys) == 4 * 2

@@ -1,0 +1,469 @@
+"""The command line: ``sklearn-teracon run`` (or ``python -m sklearn_teracon run``).
+
+Trains TERACON over a task stream with :class:`~sklearn_teracon.evaluation.
+ContinualEvaluator`, prints the paper-shaped table and writes ``report.json``,
+``report.md``, ``transfer.png`` and ``relations.png`` into ``--out``.
+
+A user mistake (unknown data set or task, unwritable output folder, failed
+download, ...) ends with one line on stderr, ``sklearn-teracon: error: ...``, and
+a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+PROG = "sklearn-teracon"
+DATASETS = ("movielens-100k", "movielens-1m", "synthetic")
+
+# Defaults of the main job, chosen so that the default run (MovieLens-100K, six
+# tasks, with the single-task models for FWT) takes well under 10 minutes on a
+# 2-core laptop CPU; see docs/evaluation.rst for the measurement.
+DEFAULT_EPOCHS = 5
+DEFAULT_EMBEDDING_DIM = 64
+DEFAULT_N_BLOCKS = 2
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_OUT = "teracon-run"
+SYNTHETIC_USERS = 2000
+SYNTHETIC_ITEMS = 200
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A mistake in the command line or its environment, shown as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see {PROG} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 0, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _task_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not text.strip() or any(not name for name in names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated task names like next_item,liked, got {text!r}"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(
+            f"each task may be named once; repeated: {', '.join(repeated)}"
+        )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sklearn-teracon``."""
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Continual universal user representation learning (TERACON, KDD 2023) "
+            "as a scikit-learn estimator."
+        ),
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    run = commands.add_parser(
+        "run",
+        help="train TERACON over a task stream and report the continual metrics",
+        description=(
+            "Train TERACON task after task over a stream (by default the six "
+            "MovieLens-100K tasks, downloaded on first use), score every task "
+            "learned so far on its test users after each task, and print the "
+            "paper-shaped table: each task's score after its own training, at "
+            "the end, and trained alone (SinMo), with backward and forward "
+            "transfer. Writes report.json, report.md, transfer.png and "
+            "relations.png into --out."
+        ),
+    )
+    data = run.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="movielens-100k",
+        help="task stream to learn (default: %(default)s); 'synthetic' works offline",
+    )
+    data.add_argument(
+        "--tasks",
+        type=_task_list,
+        default=None,
+        metavar="NAME,NAME,...",
+        help="tasks to learn, in this order (default: every task of the stream, "
+        "in its order); e.g. next_item,liked,age",
+    )
+    data.add_argument(
+        "--noise-task",
+        action="store_true",
+        help="add a task of random labels (robustness check); it comes last unless "
+        "--tasks places it",
+    )
+    data.add_argument(
+        "--n-users",
+        type=_positive_int,
+        metavar="N",
+        default=None,
+        help=f"users of the synthetic stream (default {SYNTHETIC_USERS}; "
+        "--dataset synthetic only)",
+    )
+    data.add_argument(
+        "--n-items",
+        type=_positive_int,
+        metavar="N",
+        default=None,
+        help=f"items of the synthetic stream (default {SYNTHETIC_ITEMS}; "
+        "--dataset synthetic only)",
+    )
+    data.add_argument(
+        "--data-home",
+        default=None,
+        metavar="DIR",
+        help="cache folder for downloaded MovieLens files (default: "
+        "$SKLEARN_TERACON_DATA or ~/sklearn_teracon_data)",
+    )
+    model = run.add_argument_group("model and training")
+    model.add_argument(
+        "--epochs",
+        type=_positive_int,
+        metavar="N",
+        default=DEFAULT_EPOCHS,
+        help="maximum epochs per task (default: %(default)s; early stopping may "
+        "stop sooner)",
+    )
+    model.add_argument(
+        "--embedding-dim",
+        type=_positive_int,
+        metavar="N",
+        default=DEFAULT_EMBEDDING_DIM,
+        help="width of item embeddings and user representations (default: "
+        "%(default)s; paper: 256)",
+    )
+    model.add_argument(
+        "--n-blocks",
+        type=_positive_int,
+        metavar="N",
+        default=DEFAULT_N_BLOCKS,
+        help="residual blocks of the NextItNet backbone (default: %(default)s; "
+        "paper: 8)",
+    )
+    model.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        default=DEFAULT_BATCH_SIZE,
+        help="users per batch (default: %(default)s)",
+    )
+    model.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device (default: %(default)s), e.g. cuda, cuda:1, mps",
+    )
+    model.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        default=None,
+        help="CPU threads for torch (default: torch's choice, one per core); 1 is "
+        "much faster on a machine whose cores are busy with other work",
+    )
+    model.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        default=0,
+        help="seeds the user split, the noise task and the model (default: "
+        "%(default)s)",
+    )
+    run.add_argument(
+        "--no-single-task",
+        dest="single_task",
+        action="store_false",
+        help="skip training each task alone (SinMo): faster, but FWT is n/a",
+    )
+    run.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="folder for report.json, report.md, transfer.png, relations.png "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress output, only the final table",
+    )
+    run.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full traceback of an unexpected error (for bug reports)",
+    )
+    return parser
+
+
+# --------------------------------------------------------------------------- #
+# the steps of `run`
+# --------------------------------------------------------------------------- #
+def _prepare_out(path: str) -> Path:
+    """Create ``path`` and check that files can be written into it."""
+    out = Path(path).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {path}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UserError(f"--out {path}: cannot write there ({reason})") from exc
+    return out
+
+
+def _load_stream(args):
+    from .datasets import make_movielens_stream, make_synthetic_stream
+
+    if args.dataset != "synthetic":
+        given = [
+            flag
+            for flag, value in (
+                ("--n-users", args.n_users),
+                ("--n-items", args.n_items),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UserError(
+                f"{' and '.join(given)} only apply to --dataset synthetic "
+                f"(got --dataset {args.dataset})"
+            )
+        variant = args.dataset.split("-", 1)[1]
+        try:
+            return make_movielens_stream(
+                variant, random_state=args.seed, data_home=args.data_home
+            )
+        except OSError as exc:
+            raise UserError(
+                f"could not load MovieLens-{variant.upper()}: {_one_line(exc)}"
+            ) from exc
+    try:
+        return make_synthetic_stream(
+            SYNTHETIC_USERS if args.n_users is None else args.n_users,
+            SYNTHETIC_ITEMS if args.n_items is None else args.n_items,
+            random_state=args.seed,
+        )
+    except ValueError as exc:
+        raise UserError(f"--dataset synthetic: {_one_line(exc)}") from exc
+
+
+def _noise_name(names: list[str]) -> str:
+    for name in ("noise", "random_noise"):
+        if name not in names:
+            return name
+    i = 2
+    while f"random_noise_{i}" in names:
+        i += 1
+    return f"random_noise_{i}"
+
+
+def _select_tasks(stream, args):
+    if args.noise_task:
+        noise = _noise_name(stream.names)
+        stream = stream.with_noise_task(random_state=args.seed, name=noise)
+    if args.tasks is None:
+        return stream
+    requested = list(args.tasks)
+    if args.noise_task and noise not in requested:
+        requested.append(noise)
+    unknown = [name for name in requested if name not in stream.names]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise UserError(
+            f"--tasks: unknown task{plural} {', '.join(unknown)}; "
+            f"{args.dataset} has {', '.join(stream.names)}"
+        )
+    return stream.select(requested)
+
+
+def _make_encoder(args):
+    from .encoder import ContinualUserEncoder
+
+    return ContinualUserEncoder(
+        embedding_dim=args.embedding_dim,
+        n_blocks=args.n_blocks,
+        batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        device=args.device,
+        random_state=args.seed,
+        verbose=0 if args.quiet else 1,
+    )
+
+
+def _write_figures(report, out: Path) -> list[str]:
+    try:
+        import matplotlib
+    except ImportError:
+        print(
+            "note: matplotlib is not installed, so transfer.png and relations.png "
+            "were skipped (pip install matplotlib)"
+        )
+        return []
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")  # files only: no window, works without a display
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_task_relations, plot_transfer_matrix
+
+    title = f" ({report.stream})" if report.stream else ""
+    written = []
+    for filename, make in (
+        (
+            "transfer.png",
+            lambda: plot_transfer_matrix(
+                report.R,
+                report.task_names,
+                metrics=report.metrics,
+                title=f"Continual transfer matrix{title}",
+            ),
+        ),
+        (
+            "relations.png",
+            lambda: plot_task_relations(
+                report.task_relations,
+                report.task_names,
+                title=f"Task relations: mask similarity{title}",
+            ),
+        ),
+    ):
+        fig = make()
+        try:
+            fig.savefig(out / filename, dpi=150)
+        finally:
+            plt.close(fig)
+        written.append(filename)
+    return written
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _run(args) -> int:
+    started = time.perf_counter()
+    out = _prepare_out(args.out)
+    stream = _select_tasks(_load_stream(args), args)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        # Limits torch's OpenMP pool (and BLAS) without importing torch here.
+        threadpool_limits(args.threads)
+    encoder = _make_encoder(args)
+    if not args.quiet:
+        print(stream)
+        print()
+    from .evaluation import ContinualEvaluator
+
+    evaluator = ContinualEvaluator(
+        encoder,
+        single_task="compute" if args.single_task else None,
+        verbose=0 if args.quiet else 1,
+    )
+    report = evaluator.evaluate(stream)
+
+    print()
+    print(report.to_text())
+    print()
+    try:
+        report.save_json(out / "report.json")
+        (out / "report.md").write_text(report.to_markdown() + "\n", encoding="utf-8")
+        written = ["report.json", "report.md", *_write_figures(report, out)]
+    except OSError as exc:
+        raise UserError(f"--out {args.out}: cannot write the report ({exc})") from exc
+    print(f"wrote {', '.join(written)} to {out}")
+    print(f"total time {time.perf_counter() - started:.0f}s")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 on an error, 2 on a usage error, 130 when interrupted.
+
+    Examples
+    --------
+    >>> from sklearn_teracon.cli import main
+    >>> main(["run", "--dataset", "synthetic", "--epochs", "1"])  # doctest: +SKIP
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _run(args)
+    except UserError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # one line, unless --traceback
+        if args.traceback:
+            raise
+        print(
+            f"{PROG}: error: {type(exc).__name__}: {_one_line(exc)} "
+            "(run again with --traceback for details)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,755 @@
+"""The continual evaluation protocol: train over a task stream, fill the matrix R.
+
+:class:`ContinualEvaluator` trains a copy of an encoder task after task over a
+:class:`~sklearn_teracon.datasets.TaskStream` and, after each task, scores every
+task learned so far on its test split. The result, a :class:`ContinualReport`,
+holds the continual matrix ``R`` (``R[i, j]``: score on task ``j`` after training
+through task ``i``), backward and forward transfer, forgetting, the single-task
+("SinMo") scores, training times, the encoder's history and task relations, and
+renders as a text table, Markdown, JSON or a pandas DataFrame.
+
+This module talks to the encoder's public API only; it never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from .metrics import backward_transfer, forgetting, forward_transfer
+
+__all__ = ["ContinualEvaluator", "ContinualReport"]
+
+_FORMAT = "sklearn-teracon/continual-report"
+_FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------- #
+# JSON helpers
+# --------------------------------------------------------------------------- #
+def _jsonable(value: Any) -> Any:
+    """A JSON-compatible copy of ``value``; non-finite floats become None.
+
+    Objects JSON has no word for (callbacks, RandomState instances, ...) are
+    kept as their ``repr``.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+def _float_array(values, shape: tuple[int, ...]) -> np.ndarray:
+    """A float array of ``shape`` from JSON lists in which None stands for NaN."""
+    flat = np.array(values, dtype=object).ravel().tolist()
+    return np.array(
+        [np.nan if v is None else v for v in flat], dtype=np.float64
+    ).reshape(shape)
+
+
+def _nan_if_none(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _fmt(value: float, signed: bool = False, digits: int = 4) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+# --------------------------------------------------------------------------- #
+# the report
+# --------------------------------------------------------------------------- #
+@dataclass(eq=False)
+class ContinualReport:
+    """What a continual evaluation measured.
+
+    Usually made by :meth:`ContinualEvaluator.evaluate` or read back with
+    :meth:`from_json` / :meth:`load_json`.
+
+    Parameters
+    ----------
+    task_names : list of str
+        Tasks in training order.
+    metrics : list of str
+        Metric of each task (``"accuracy"``, ``"mrr@5"``, ...), as the
+        encoder scores it.
+    R : ndarray of shape (T, T)
+        ``R[i, j]`` is the test score on task ``j`` after training through
+        task ``i``; NaN above the diagonal.
+    single_task_scores : ndarray of shape (T,)
+        Test score of each task trained alone from scratch (SinMo); all NaN
+        when not available.
+    fit_times : ndarray of shape (T,)
+        Seconds spent training each task in the continual run.
+    task_kinds : list of str, default=None
+        Kind of each task (``"next_item"``, ``"item"``, ``"profile"``).
+    single_task_source : {"computed", "given"} or None, default=None
+        Where the single-task scores came from; None when there are none.
+    single_task_fit_times : ndarray of shape (T,), default=None
+        Seconds spent training each single-task model (NaN where none was
+        trained).
+    task_relations : ndarray of shape (T, T), default=None
+        The final encoder's ``task_relations_`` (mask cosine similarity).
+    history : dict, default=None
+        The final encoder's ``history_``: per task, one record per epoch.
+    params : dict, default=None
+        The encoder's parameters (``get_params(deep=False)``), JSON-friendly.
+    stream : str, default=""
+        Name of the task stream.
+    n_test : list of int, default=None
+        Test rows of each task.
+    total_time : float, default=nan
+        Wall-clock seconds of the whole evaluation.
+
+    Attributes
+    ----------
+    n_tasks : int
+    diagonal : ndarray of shape (T,)
+        ``R[j, j]``, each task's score right after its own training.
+    final : ndarray of shape (T,)
+        ``R[T-1, :]``, each task's score at the end of the stream.
+    bwt : float
+        Backward transfer (:func:`~sklearn_teracon.metrics.backward_transfer`).
+    fwt : float
+        Forward transfer (:func:`~sklearn_teracon.metrics.forward_transfer`);
+        NaN without single-task scores.
+    forgetting : float
+        Average forgetting (:func:`~sklearn_teracon.metrics.forgetting`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_teracon.evaluation import ContinualReport
+    >>> report = ContinualReport(
+    ...     task_names=["next_item", "age"], metrics=["mrr@5", "accuracy"],
+    ...     R=np.array([[0.10, np.nan], [0.09, 0.40]]),
+    ...     single_task_scores=np.array([0.10, 0.35]), fit_times=np.array([1.0, 2.0]),
+    ... )
+    >>> round(report.bwt, 4), round(report.fwt, 4)
+    (-0.01, 0.05)
+    >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+    Continual evaluation: 2 tasks
+    task       metric    after own  final   single
+    ----------------------------------------------
+    next_item  mrr@5        0.1000  0.0900  0.1000
+    age        accuracy     0.4000  0.4000  0.3500
+    ----------------------------------------------
+    BWT         -0.0100  (final - after own training, mean over tasks 1..T-1)
+    FWT         +0.0500  (after own training - single task, mean over tasks 2..T)
+    forgetting  +0.0100  (best earlier score - final, mean over tasks 1..T-1)
+    """
+
+    task_names: list[str]
+    metrics: list[str]
+    R: np.ndarray
+    single_task_scores: np.ndarray
+    fit_times: np.ndarray
+    task_kinds: list[str] | None = None
+    single_task_source: str | None = None
+    single_task_fit_times: np.ndarray | None = None
+    task_relations: np.ndarray | None = None
+    history: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    stream: str = ""
+    n_test: list[int] | None = None
+    total_time: float = float("nan")
+
+    def __post_init__(self) -> None:
+        self.task_names = [str(name) for name in self.task_names]
+        T = len(self.task_names)
+        self.metrics = [str(m) for m in self.metrics]
+        self.R = np.asarray(self.R, dtype=np.float64).reshape(T, T)
+        self.single_task_scores = np.asarray(
+            self.single_task_scores, dtype=np.float64
+        ).reshape(T)
+        self.fit_times = np.asarray(self.fit_times, dtype=np.float64).reshape(T)
+        if self.single_task_fit_times is None:
+            self.single_task_fit_times = np.full(T, np.nan)
+        self.single_task_fit_times = np.asarray(
+            self.single_task_fit_times, dtype=np.float64
+        ).reshape(T)
+        if self.task_relations is None:
+            self.task_relations = np.full((T, T), np.nan)
+        self.task_relations = np.asarray(self.task_relations, dtype=np.float64)
+        if self.task_kinds is not None:
+            self.task_kinds = [str(k) for k in self.task_kinds]
+        if len(self.metrics) != T:
+            raise ValueError(
+                f"metrics has {len(self.metrics)} entries for {T} tasks; give one "
+                "per task."
+            )
+
+    # -- derived quantities ----------------------------------------------------
+    @property
+    def n_tasks(self) -> int:
+        return len(self.task_names)
+
+    @property
+    def diagonal(self) -> np.ndarray:
+        return np.diag(self.R).copy()
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.R[-1].copy()
+
+    @property
+    def bwt(self) -> float:
+        return backward_transfer(self.R)
+
+    @property
+    def fwt(self) -> float:
+        if not np.all(np.isfinite(self.single_task_scores[1:])):
+            return float("nan")
+        return forward_transfer(self.R, self.single_task_scores)
+
+    @property
+    def forgetting(self) -> float:
+        return forgetting(self.R)
+
+    # -- text ------------------------------------------------------------------
+    def _rows(self) -> list[list[str]]:
+        return [
+            [
+                name,
+                metric,
+                _fmt(self.R[j, j]),
+                _fmt(self.R[-1, j]),
+                _fmt(self.single_task_scores[j]),
+            ]
+            for j, (name, metric) in enumerate(zip(self.task_names, self.metrics))
+        ]
+
+    _HEADER = ("task", "metric", "after own", "final", "single")
+
+    def _summary_lines(self) -> list[tuple[str, str, str]]:
+        fwt_note = "after own training - single task, mean over tasks 2..T"
+        if not np.all(np.isfinite(self.single_task_scores[1:])):
+            fwt_note = "needs single-task scores"
+        return [
+            (
+                "BWT",
+                _fmt(self.bwt, signed=True),
+                "final - after own training, mean over tasks 1..T-1",
+            ),
+            ("FWT", _fmt(self.fwt, signed=True), fwt_note),
+            (
+                "forgetting",
+                _fmt(self.forgetting, signed=True),
+                "best earlier score - final, mean over tasks 1..T-1",
+            ),
+        ]
+
+    def to_text(self) -> str:
+        """The paper-shaped table as plain text.
+
+        One row per task (task, metric, score after its own training, final
+        score, single-task score), then the BWT, FWT and forgetting lines.
+        Missing values read ``n/a``.
+
+        Returns
+        -------
+        str
+        """
+        rows = [list(self._HEADER), *self._rows()]
+        widths = [max(len(row[c]) for row in rows) for c in range(len(self._HEADER))]
+
+        def fmt(row):
+            cells = [
+                cell.ljust(w) if c < 2 else cell.rjust(w)
+                for c, (cell, w) in enumerate(zip(row, widths))
+            ]
+            return "  ".join(cells).rstrip()
+
+        rule = "-" * len(fmt(rows[0]))
+        title = f"Continual evaluation: {self.n_tasks} tasks"
+        if self.stream:
+            title += f" of {self.stream!r}"
+        lines = [title, fmt(rows[0]), rule, *(fmt(r) for r in rows[1:]), rule]
+        summary = self._summary_lines()
+        label_width = max(len(label) for label, _, _ in summary)
+        value_width = max(len(value) for _, value, _ in summary)
+        for label, value, note in summary:
+            lines.append(
+                f"{label.ljust(label_width)}  {value.rjust(value_width)}  ({note})"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return (
+            f"ContinualReport(tasks={self.task_names}, bwt={_fmt(self.bwt)}, "
+            f"fwt={_fmt(self.fwt)}, forgetting={_fmt(self.forgetting)})"
+        )
+
+    def to_markdown(self) -> str:
+        """The report in Markdown: the paper-shaped table, BWT / FWT, R, times.
+
+        Returns
+        -------
+        str
+        """
+        out = []
+        title = "Continual evaluation"
+        if self.stream:
+            title += f" of `{self.stream}`"
+        out += [f"## {title}", ""]
+        out.append("| task | metric | after own training | final | single task |")
+        out.append("|---|---|---:|---:|---:|")
+        for row in self._rows():
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+        for label, value, note in self._summary_lines():
+            out.append(f"- **{label}**: {value} ({note})")
+        out.append("")
+
+        names = self.task_names
+        out += ["### Transfer matrix R", ""]
+        out.append(
+            "Row: after training through the task; column: score on the task; "
+            "`-`: not learned yet."
+        )
+        out.append("")
+        out.append("| after \\ on | " + " | ".join(names) + " |")
+        out.append("|---|" + "---:|" * len(names))
+        for i, name in enumerate(names):
+            cells = [_fmt(v) if np.isfinite(v) else "-" for v in self.R[i].tolist()]
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
+
+        out += ["### Training time (s)", ""]
+        out.append("| task | continual | single task |")
+        out.append("|---|---:|---:|")
+        for j, name in enumerate(names):
+            single = self.single_task_fit_times[j]
+            out.append(
+                f"| {name} | {self.fit_times[j]:.1f} | "
+                f"{f'{single:.1f}' if np.isfinite(single) else '-'} |"
+            )
+        out.append("")
+        if np.isfinite(self.total_time):
+            out += [f"Total wall time: {self.total_time:.1f} s.", ""]
+
+        if self.params:
+            out += ["### Encoder parameters", ""]
+            out.append(
+                ", ".join(
+                    f"`{k}={v!r}`" for k, v in sorted(_jsonable(self.params).items())
+                )
+            )
+            out.append("")
+        return "\n".join(out)
+
+    def to_frame(self):
+        """One row per task as a pandas DataFrame.
+
+        Columns: ``metric``, ``after_own_training``, ``final``,
+        ``single_task``, ``fit_time``, ``single_task_fit_time``. BWT, FWT and
+        forgetting are in ``frame.attrs``.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError(
+                "ContinualReport.to_frame requires pandas, which is not installed. "
+                "Install it with `pip install pandas`, or use to_text(), "
+                "to_markdown() or to_json()."
+            ) from exc
+        frame = pd.DataFrame(
+            {
+                "metric": self.metrics,
+                "after_own_training": self.diagonal,
+                "final": self.final,
+                "single_task": self.single_task_scores,
+                "fit_time": self.fit_times,
+                "single_task_fit_time": self.single_task_fit_times,
+            },
+            index=pd.Index(self.task_names, name="task"),
+        )
+        frame.attrs.update(bwt=self.bwt, fwt=self.fwt, forgetting=self.forgetting)
+        return frame
+
+    # -- JSON ------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-compatible dict (NaN is None); see :meth:`to_json`."""
+        T = self.n_tasks
+        tasks = []
+        for j in range(T):
+            tasks.append(
+                {
+                    "name": self.task_names[j],
+                    "kind": None if self.task_kinds is None else self.task_kinds[j],
+                    "metric": self.metrics[j],
+                    "after_own_training": self.R[j, j],
+                    "final": self.R[-1, j],
+                    "single_task": self.single_task_scores[j],
+                    "fit_time": self.fit_times[j],
+                    "single_task_fit_time": self.single_task_fit_times[j],
+                    "n_test": None if self.n_test is None else self.n_test[j],
+                }
+            )
+        return _jsonable(
+            {
+                "format": _FORMAT,
+                "version": _FORMAT_VERSION,
+                "stream": self.stream,
+                "tasks": tasks,
+                "R": self.R,
+                "bwt": self.bwt,
+                "fwt": self.fwt,
+                "forgetting": self.forgetting,
+                "single_task_source": self.single_task_source,
+                "task_relations": self.task_relations,
+                "total_time": self.total_time,
+                "params": self.params,
+                "history": self.history,
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The report as strict JSON (NaN and infinities are written as null).
+
+        Read it back with :meth:`from_json`. ``bwt``, ``fwt`` and
+        ``forgetting`` are written for convenience and recomputed from ``R``
+        on reading.
+
+        Parameters
+        ----------
+        indent : int or None, default=2
+
+        Returns
+        -------
+        str
+        """
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_json` to ``path`` (UTF-8)."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json())
+            f.write("\n")
+
+    @classmethod
+    def from_json(cls, text: str) -> ContinualReport:
+        """Read a report written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        ContinualReport
+
+        Raises
+        ------
+        ValueError
+            If the text is not a continual report.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a continual report: invalid JSON ({exc})") from exc
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(
+                f"not a continual report: expected a JSON object with format "
+                f"{_FORMAT!r}"
+            )
+        if data.get("version", 0) > _FORMAT_VERSION:
+            raise ValueError(
+                f"continual report version {data['version']} is newer than this "
+                f"library understands ({_FORMAT_VERSION}); upgrade sklearn-teracon"
+            )
+        tasks = data["tasks"]
+        T = len(tasks)
+        kinds = [t.get("kind") for t in tasks]
+        n_test = [t.get("n_test") for t in tasks]
+        relations = data.get("task_relations")
+        return cls(
+            task_names=[t["name"] for t in tasks],
+            metrics=[t["metric"] for t in tasks],
+            R=_float_array(data["R"], (T, T)),
+            single_task_scores=np.array(
+                [_nan_if_none(t.get("single_task")) for t in tasks]
+            ),
+            fit_times=np.array([_nan_if_none(t.get("fit_time")) for t in tasks]),
+            task_kinds=None if any(k is None for k in kinds) else kinds,
+            single_task_source=data.get("single_task_source"),
+            single_task_fit_times=np.array(
+                [_nan_if_none(t.get("single_task_fit_time")) for t in tasks]
+            ),
+            task_relations=None
+            if relations is None
+            else _float_array(relations, (T, T)),
+            history=data.get("history") or {},
+            params=data.get("params") or {},
+            stream=data.get("stream") or "",
+            n_test=None if any(n is None for n in n_test) else n_test,
+            total_time=_nan_if_none(data.get("total_time")),
+        )
+
+    @classmethod
+    def load_json(cls, path: str | os.PathLike) -> ContinualReport:
+        """Read a report file written by :meth:`save_json`."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read())
+
+
+# --------------------------------------------------------------------------- #
+# the evaluator
+# --------------------------------------------------------------------------- #
+class ContinualEvaluator:
+    """Train an encoder over a task stream and measure the continual matrix R.
+
+    The protocol of the paper (DESIGN.md §6): a copy of ``encoder`` learns the
+    tasks of a stream one after the other with
+    ``partial_fit(*task.train, task=task.name)`` (the encoder holds out its
+    own validation users; the stream's validation split is not used). After
+    each task ``i`` every task ``j <= i`` is scored on its **test** split with
+    the encoder's ``score``, each in its own metric
+    (``encoder.tasks_[name].metric``: accuracy, or MRR@5 with full ranking):
+    that is ``R[i, j]``.
+
+    Parameters
+    ----------
+    encoder : ContinualUserEncoder
+        The estimator to evaluate. It is cloned (``sklearn.base.clone``):
+        the object given is never trained or modified.
+    single_task : "compute", None or array-like of shape (T,), default="compute"
+        Single-task ("SinMo") scores, needed for forward transfer.
+        ``"compute"``: every task is also trained alone from scratch on a
+        fresh clone and scored on its test split (the first task's single-task
+        model is the continual run's first model, so its score is
+        ``R[0, 0]``). An array (or a mapping of task name to score) gives
+        them; entry 0 is not used by FWT and may be NaN. None: no
+        single-task scores, FWT is NaN.
+    verbose : int, default=0
+        1 prints one line when a task starts and its scores when it ends.
+        The encoder's own ``verbose`` controls its progress bars.
+
+    Attributes
+    ----------
+    report_ : ContinualReport
+        The report of the last :meth:`evaluate` call.
+    encoder_ : ContinualUserEncoder
+        The clone trained over the whole stream by the last call.
+    single_task_encoders_ : dict of str to ContinualUserEncoder
+        The single-task models trained by the last call (``"compute"`` only).
+
+    Examples
+    --------
+    >>> from sklearn_teracon import ContinualUserEncoder
+    >>> from sklearn_teracon.datasets import make_synthetic_stream
+    >>> from sklearn_teracon.evaluation import ContinualEvaluator
+    >>> stream = make_synthetic_stream(200, 60, max_len=12, random_state=0)
+    >>> stream = stream.select(["next_item", "category", "related"])
+    >>> enc = ContinualUserEncoder(embedding_dim=8, n_blocks=1, max_len=12,
+    ...                            max_epochs=1, random_state=0)
+    >>> report = ContinualEvaluator(enc).evaluate(stream)
+    >>> report.R.shape
+    (3, 3)
+    >>> print(report)  # doctest: +SKIP
+    """
+
+    def __init__(self, encoder, *, single_task="compute", verbose=0):
+        self.encoder = encoder
+        self.single_task = single_task
+        self.verbose = verbose
+
+    # -- validation --------------------------------------------------------------
+    @staticmethod
+    def _check_stream(stream) -> list:
+        if isinstance(stream, str | bytes) or not isinstance(stream, Iterable):
+            raise TypeError(
+                "stream must be a TaskStream (or an iterable of Task objects), got "
+                f"{type(stream).__name__}"
+            )
+        tasks = list(stream)
+        if not tasks:
+            raise ValueError("stream has no task: nothing to evaluate")
+        for task in tasks:
+            missing = [a for a in ("name", "train", "test") if not hasattr(task, a)]
+            if missing:
+                raise TypeError(
+                    "stream must hold Task objects with name, train and test; got "
+                    f"{type(task).__name__} without {', '.join(missing)}"
+                )
+        names = [task.name for task in tasks]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"task names must be unique; repeated: {repeated}")
+        return tasks
+
+    def _check_single_task(self, names: list[str]):
+        """ "compute", None, or a float array of shape (T,)."""
+        single = self.single_task
+        if single is None:
+            return None
+        if isinstance(single, str):
+            if single != "compute":
+                raise ValueError(
+                    f'single_task must be "compute", None or an array of scores, '
+                    f"got {single!r}"
+                )
+            return single
+        T = len(names)
+        if isinstance(single, Mapping):
+            unknown = sorted(set(single) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"single_task names tasks not in the stream: {unknown}; the "
+                    f"stream has {names}"
+                )
+            missing = [n for n in names[1:] if n not in single]
+            if missing:
+                raise ValueError(
+                    f"single_task lacks a score for {missing} (every task but the "
+                    "first needs one)"
+                )
+            single = [single.get(name, np.nan) for name in names]
+        try:
+            scores = np.asarray(single, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"single_task must be an array of real scores: {exc}"
+            ) from exc
+        if scores.shape != (T,):
+            raise ValueError(
+                f"single_task must hold one score per task: shape ({T},) for "
+                f"{names}, got shape {scores.shape}"
+            )
+        bad = [names[j] for j in range(1, T) if not np.isfinite(scores[j])]
+        if bad:
+            raise ValueError(
+                f"single_task scores must be finite (except the first task's); "
+                f"not finite for {bad}"
+            )
+        return scores
+
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(message, file=sys.stdout, flush=True)
+
+    # -- the protocol ------------------------------------------------------------
+    def evaluate(self, stream) -> ContinualReport:
+        """Run the protocol over ``stream`` and return the report.
+
+        Parameters
+        ----------
+        stream : TaskStream or iterable of Task
+            Tasks in training order; each has ``name``, ``train`` and ``test``
+            as ``(X, y)`` (``y`` None for next-item tasks).
+
+        Returns
+        -------
+        ContinualReport
+        """
+        if not isinstance(self.verbose, numbers.Integral):
+            raise TypeError(f"verbose must be an int, got {self.verbose!r}")
+        tasks = self._check_stream(stream)
+        names = [task.name for task in tasks]
+        single = self._check_single_task(names)
+        T = len(tasks)
+        start = time.perf_counter()
+
+        enc = clone(self.encoder)
+        R = np.full((T, T), np.nan)
+        fit_times = np.zeros(T)
+        for i, task in enumerate(tasks):
+            self._say(self._task_line("task", i, T, task))
+            tic = time.perf_counter()
+            enc.partial_fit(*task.train, task=task.name)
+            fit_times[i] = time.perf_counter() - tic
+            for j in range(i + 1):
+                R[i, j] = enc.score(*tasks[j].test, task=tasks[j].name)
+            self._say(
+                f"    trained in {fit_times[i]:.1f}s; test scores: "
+                + ", ".join(f"{tasks[j].name}={R[i, j]:.4f}" for j in range(i + 1))
+            )
+        metrics = [enc.tasks_[name].metric for name in names]
+
+        single_fit_times = np.full(T, np.nan)
+        single_encoders = {}
+        if single is None:
+            single_scores, source = np.full(T, np.nan), None
+        elif isinstance(single, str):  # "compute"
+            source = "computed"
+            single_scores = np.full(T, np.nan)
+            # The continual run's first model was trained alone from scratch.
+            single_scores[0], single_fit_times[0] = R[0, 0], fit_times[0]
+            for j, task in enumerate(tasks[1:], start=1):
+                self._say(self._task_line("single task", j, T, task))
+                alone = clone(self.encoder)
+                tic = time.perf_counter()
+                alone.partial_fit(*task.train, task=task.name)
+                single_fit_times[j] = time.perf_counter() - tic
+                single_scores[j] = alone.score(*task.test, task=task.name)
+                single_encoders[task.name] = alone
+                self._say(
+                    f"    trained in {single_fit_times[j]:.1f}s; test score "
+                    f"{single_scores[j]:.4f} (continual: {R[j, j]:.4f})"
+                )
+        else:
+            single_scores, source = single, "given"
+
+        report = ContinualReport(
+            task_names=names,
+            metrics=metrics,
+            R=R,
+            single_task_scores=single_scores,
+            fit_times=fit_times,
+            task_kinds=[str(getattr(task, "kind", "")) or "-" for task in tasks],
+            single_task_source=source,
+            single_task_fit_times=single_fit_times,
+            task_relations=np.asarray(enc.task_relations_, dtype=np.float64),
+            history=_jsonable(enc.history_),
+            params=_jsonable(self.encoder.get_params(deep=False)),
+            stream=str(getattr(stream, "name", "") or ""),
+            n_test=[len(task.test[0]) for task in tasks],
+            total_time=time.perf_counter() - start,
+        )
+        self.encoder_ = enc
+        self.single_task_encoders_ = single_encoders
+        self.report_ = report
+        return report
+
+    @staticmethod
+    def _task_line(what: str, i: int, T: int, task) -> str:
+        kind = getattr(task, "kind", None)
+        rows = len(task.train[0])
+        detail = f"{kind}, {rows} training rows" if kind else f"{rows} training rows"
+        return f"[{what} {i + 1}/{T}] {task.name} ({detail})"
