@@ -32,6 +32,21 @@ FORMAT_VERSION = 1
 DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
 
 
+def sequence_input_tags(tags):
+    """Tags of an estimator of item sequences (shared with the task views).
+
+    Items may be any hashable ids (strings too), never NaN; ``y`` may be None
+    (the self-supervised next-item task); a fixed ``random_state`` gives a
+    fixed model.
+    """
+    tags.input_tags.string = True
+    tags.input_tags.categorical = True
+    tags.input_tags.allow_nan = False
+    tags.target_tags.required = False
+    tags.non_deterministic = False
+    return tags
+
+
 class TaskName(str):
     """A task name that scikit-learn's metadata routing passes on whole.
 
@@ -274,13 +289,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
 
     # -- scikit-learn plumbing ----------------------------------------------------
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        tags.input_tags.allow_nan = False
-        tags.target_tags.required = False
+        tags = sequence_input_tags(super().__sklearn_tags__())
+        # Representations come out of the network in its own dtype.
         tags.transformer_tags.preserves_dtype = []
-        tags.non_deterministic = False
         return tags
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .encoder import ContinualUserEncoder, _check_task
+from .encoder import ContinualUserEncoder, _check_task, sequence_input_tags
 
 __all__ = ["TaskEstimator", "make_task_estimator"]
 
@@ -144,14 +144,7 @@ validation_fraction, random_state : default=None
 
     # -- scikit-learn plumbing ------------------------------------------------
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        tags.input_tags.allow_nan = False
-        # y=None is a self-supervised next-item task.
-        tags.target_tags.required = False
-        tags.non_deterministic = False
-        return tags
+        return sequence_input_tags(super().__sklearn_tags__())
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "encoder_")
