@@ -284,7 +284,8 @@ class ContinualReport:
             return "  ".join(cells).rstrip()
 
         rule = "-" * len(fmt(rows[0]))
-        title = f"Continual evaluation: {self.n_tasks} tasks"
+        plural = "" if self.n_tasks == 1 else "s"
+        title = f"Continual evaluation: {self.n_tasks} task{plural}"
         if self.stream:
             title += f" of {self.stream!r}"
         lines = [title, fmt(rows[0]), rule, *(fmt(r) for r in rows[1:]), rule]
