@@ -146,3 +146,15 @@ def test_collate_drops_only_all_padding_columns():
     # Next-item training keeps at least an input and a target position.
     X, _ = trim_padding_collate([(np.array([0, 0, 7]), np.int64(0))])
     assert X.tolist() == [[0, 7]]
+
+
+def test_a_new_head_can_start_from_the_class_prior():
+    from sklearn_teracon.encoder import _log_prior
+
+    # Counts of [0, 0, 1] smoothed by one: 3, 2, 1 out of 6.
+    prior = _log_prior(np.array([0, 0, 1]), 3)
+    np.testing.assert_allclose(prior, np.log([3 / 6, 2 / 6, 1 / 6]))
+    assert _log_prior(None, 3) is None
+    module = _module(tasks=())
+    module.add_task(LABELS, 3, prior)
+    np.testing.assert_allclose(module.heads[0].bias.detach(), prior, rtol=1e-6)

@@ -52,12 +52,22 @@ class TeraconModule(nn.Module):
             "head_sizes": [h.out_features for h in self.heads],
         }
 
-    def add_task(self, kind: str, n_outputs: int) -> int:
+    def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
+        """Register a task with its masks and head; return its index.
+
+        ``log_prior`` (one value per output) starts the head's bias at the
+        classes' log frequencies, so the new head predicts the prior from its
+        first step instead of spending its first epochs learning it.
+        """
         if kind not in HEAD_KINDS:
             raise ValueError(f"unknown head kind {kind!r}")
         index = self.masks.add_task()
         device = self.masks.task_embeddings[index].device
-        self.heads.append(nn.Linear(self.backbone.dim, n_outputs).to(device))
+        head = nn.Linear(self.backbone.dim, n_outputs).to(device)
+        if log_prior is not None:
+            with torch.no_grad():
+                head.bias.copy_(torch.as_tensor(log_prior, dtype=head.bias.dtype))
+        self.heads.append(head)
         self.head_kinds.append(kind)
         return index
 

@@ -227,8 +227,8 @@ class ContinualNet(NeuralNet):
         return torch.einsum("ikd,jkd->ijk", unit, unit).mean(-1).cpu().numpy()
 
     # -- growth -----------------------------------------------------------------
-    def add_task(self, kind: str, n_outputs: int) -> int:
-        return self.module_.add_task(kind, n_outputs)
+    def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
+        return self.module_.add_task(kind, n_outputs, log_prior)
 
     def grow(self, n_embeddings: int, task: int | None = None) -> None:
         """Embedding rows for new items, and the next-item head of ``task``."""
