@@ -69,7 +69,7 @@ class ContinualNet(NeuralNet):
         s: float = 50.0,
         c: float = 6.0,
         alpha: float = 0.7,
-        rho_min: float = 0.05,
+        rho_min: float = 0.1,
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
