@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
 
 from sklearn_teracon import ContinualUserEncoder
-from sklearn_teracon.encoder import FORMAT_VERSION
+from sklearn_teracon._model_file import FORMAT_VERSION
 
 from .conftest import TINY
 
