@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,24 +19,42 @@ PADDING_INDEX = 0
 UNKNOWN_INDEX = 1
 N_RESERVED = 2
 
+# Item ids are stored and returned as int64 when they are integers.
+_INT64 = np.iinfo(np.int64)
 
-def _is_missing(item) -> bool:
-    if item is None:
+ACCEPTED_X = (
+    "one sequence of item ids per user: a list or tuple of sequences, a 1-D "
+    "object array or pandas Series of sequences, a one-column DataFrame of "
+    "sequences, a pyarrow/pandas/polars list array, or a 2-D array "
+    "(users × positions) padded with padding_value"
+)
+
+
+def _is_missing(value) -> bool:
+    """None, NaN, infinity, and pandas' NA/NaT (checked by name: pandas is optional)."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return True
-    if isinstance(item, numbers.Real) and not isinstance(item, numbers.Integral):
-        return not math.isfinite(float(item))
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return not math.isfinite(float(value))
     return False
 
 
 def _check_item(item, i: int):
+    if isinstance(item, np.generic):
+        item = item.item()
     if _is_missing(item):
         raise ValueError(
             f"sequence {i} contains a missing item ({item!r}): NaN, infinity "
             "and None are not item ids"
         )
-    if isinstance(item, complex | np.complexfloating):
+    if isinstance(item, complex):
         raise ValueError(
             f"sequence {i} contains a complex number; item ids must be real"
+        )
+    if isinstance(item, int) and not _INT64.min <= item <= _INT64.max:
+        raise ValueError(
+            f"sequence {i} contains the item id {item}, outside the int64 range "
+            f"[{_INT64.min}, {_INT64.max}]; give such ids as strings"
         )
     if not isinstance(item, Hashable):
         # The wording matches NumPy's so scikit-learn's checks recognise it.
@@ -44,7 +62,51 @@ def _check_item(item, i: int):
             f"item ids must be hashable: argument must be a string or a number, "
             f"got {type(item).__name__} in sequence {i}"
         )
-    return item.item() if isinstance(item, np.generic) else item
+    return item
+
+
+def _describe(X) -> str:
+    """What the user gave, in words: "a pandas Series of int64", "a dict", ..."""
+    kind = type(X)
+    library = kind.__module__.partition(".")[0]
+    owner = "" if library == "builtins" else f"{library} "
+    dtype = getattr(X, "dtype", None)
+    shape = getattr(X, "shape", None)
+    if dtype is not None and shape is not None:
+        return f"a {owner}{kind.__name__} of shape {tuple(shape)} and dtype {dtype}"
+    return f"a {owner}{kind.__name__}"
+
+
+def _is_sequence(value) -> bool:
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes)
+
+
+def _unwrap_container(X):
+    """pandas, polars and pyarrow input as a list of sequences or a 2-D array.
+
+    The libraries are never imported here: an object of theirs can only exist
+    when the user has imported them.
+    """
+    library = type(X).__module__.partition(".")[0]
+    name = type(X).__name__
+    if library == "pyarrow":
+        if name in ("Table", "RecordBatch") and X.num_columns == 1:
+            return X.column(0).to_pylist()
+        return X.to_pylist() if hasattr(X, "to_pylist") else X
+    if library == "pandas":
+        if name == "DataFrame":
+            column = X.iloc[:, 0] if X.shape[1] == 1 and len(X) else None
+            if column is not None and _is_sequence(column.iloc[0]):
+                return column.tolist()
+            return X.to_numpy()
+        return X.tolist() if hasattr(X, "tolist") else X
+    if library == "polars":
+        if name == "DataFrame":
+            if X.width == 1 and X.height and _is_sequence(X.to_series(0)[0]):
+                return X.to_series(0).to_list()
+            return X.to_numpy()
+        return X.to_list() if hasattr(X, "to_list") else X
+    return X
 
 
 def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
@@ -52,9 +114,15 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
 
     Parameters
     ----------
-    X : list of sequences of hashable item ids, or 2-D array
-        Ragged sequences are used as given. In a 2-D array every entry equal
-        to ``padding_value`` is padding and is dropped, wherever it stands.
+    X : sequences of hashable item ids, or 2-D array
+        One sequence of item ids per user, oldest first: a list or tuple of
+        sequences, a 1-D object array or pandas Series of sequences (e.g.
+        ``ratings.groupby("user").item.apply(list)``), a one-column pandas or
+        polars DataFrame whose column holds sequences, or a pyarrow, pandas
+        (``ArrowDtype``) or polars list array. Ragged sequences are used as
+        given. In a 2-D array (or a DataFrame of scalar columns) every entry
+        equal to ``padding_value`` is padding and is dropped, wherever it
+        stands. Integer ids must fit in int64.
     padding_value : hashable, default=0
         The padding entry of 2-D arrays.
     name : str, default="X"
@@ -64,6 +132,14 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
     -------
     sequences : list of list
         One non-empty list of item ids per user, oldest item first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_sequences([["a", "b"], ("c",)])
+    [['a', 'b'], ['c']]
+    >>> check_sequences(np.array([[0, 3, 4], [5, 6, 7]]))
+    [[3, 4], [5, 6, 7]]
     """
     if sp.issparse(X):
         raise TypeError(
@@ -71,22 +147,31 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
             "dense 2-D array padded with padding_value"
         )
     if isinstance(X, str | bytes):
-        raise TypeError(f"{name} must be a list of sequences, got a string")
+        raise TypeError(f"{name} must be {ACCEPTED_X}; got a string")
+    given = _describe(X)
+    X = _unwrap_container(X)
+    if isinstance(X, Mapping | Set) or not (
+        hasattr(X, "__len__") or hasattr(X, "__array__")
+    ):
+        raise TypeError(f"{name} must be {ACCEPTED_X}; got {given}")
+    if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype.kind == "O":
+        X = X.tolist()
     if not isinstance(X, list | tuple):
-        if not hasattr(X, "__len__") and not hasattr(X, "__array__"):
-            raise TypeError(
-                f"{name} must be a list of sequences or a 2-D array, got "
-                f"{type(X).__name__}"
-            )
-        X = np.asarray(X)
-        return _check_padded_array(X, padding_value, name)
+        return _check_padded_array(np.asarray(X), padding_value, name, given)
     if len(X) == 0:
         raise ValueError(f"{name} is empty: at least one sequence is required")
     sequences = []
     for i, seq in enumerate(X):
-        if isinstance(seq, str | bytes) or not isinstance(seq, Iterable):
+        if not _is_sequence(seq):
+            if i == 0:
+                raise TypeError(
+                    f"{name} must be {ACCEPTED_X}; got {given} whose entries are "
+                    f"single values ({name}[0] is {type(seq).__name__} {seq!r}), "
+                    "not sequences. If they are one user's items, write [items]."
+                )
             raise TypeError(
-                f"{name}[{i}] is a {type(seq).__name__}, not a sequence of item ids"
+                f"{name}[{i}] is {type(seq).__name__} {seq!r}, not a sequence of "
+                "item ids"
             )
         seq = [_check_item(item, i) for item in seq]
         if not seq:
@@ -97,12 +182,19 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
     return sequences
 
 
-def _check_padded_array(X: np.ndarray, padding_value, name: str) -> list[list]:
+def _check_padded_array(
+    X: np.ndarray, padding_value, name: str, given: str
+) -> list[list]:
     if X.ndim != 2:
+        single_user = (
+            " If they are one user's items, write [list(items)] or "
+            "items.reshape(1, -1)."
+            if X.ndim == 1
+            else ""
+        )
         raise ValueError(
-            f"{name} must be 2-D (users × positions, padded with padding_value) or "
-            f"a list of sequences; got an array with {X.ndim} dimension(s). "
-            "Reshape your data: a single user is X.reshape(1, -1)."
+            f"{name} must be {ACCEPTED_X}; got {given}, which is neither 2-D nor "
+            f"a collection of sequences.{single_user}"
         )
     # The wording of these two errors is scikit-learn's own.
     if X.shape[0] == 0:
@@ -122,13 +214,20 @@ def _check_padded_array(X: np.ndarray, padding_value, name: str) -> list[list]:
         )
     if X.dtype.kind == "f" and not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinity; these are not item ids")
+    if X.dtype.kind == "u" and X.max() > _INT64.max:
+        raise ValueError(
+            f"{name} holds item ids up to {X.max()}, beyond int64's "
+            f"{_INT64.max}; give such ids as strings"
+        )
     if X.dtype.kind == "O":
         return check_sequences(
             [[item for item in row if not _equals(item, padding_value)] for row in X],
             name=name,
         )
     if X.dtype.kind not in "iufUSb":
-        raise TypeError(f"{name} has unsupported dtype {X.dtype}")
+        raise TypeError(
+            f"{name} has unsupported dtype {X.dtype}; it must be {ACCEPTED_X}"
+        )
     sequences = []
     for i, row in enumerate(X):
         seq = row[row != padding_value].tolist()
@@ -147,11 +246,38 @@ def _equals(item, padding_value) -> bool:
         return False
 
 
+def _label_kind(label) -> str:
+    if isinstance(label, str | np.str_):
+        return "strings"
+    if isinstance(label, bytes | np.bytes_):
+        return "bytes"
+    if isinstance(label, numbers.Number | np.bool_):
+        return "numbers"
+    return type(label).__name__
+
+
 def check_labels(y, n_samples: int, *, name: str = "y") -> np.ndarray:
-    """Validate class labels for a labelled task and return them 1-D."""
+    """Validate class labels for a labelled task and return them 1-D.
+
+    Labels must be all numbers, all strings or all bytes, with no missing
+    value (None, NaN, pandas NA), one per sequence.
+
+    Examples
+    --------
+    >>> check_labels(["F", "M", "F"], 3)
+    array(['F', 'M', 'F'], dtype='<U1')
+    """
     if sp.issparse(y):
         raise TypeError(f"{name} must be a dense 1-D array of labels, not sparse")
-    y_arr = np.asarray(y)
+    if isinstance(y, str | bytes):
+        raise TypeError(f"{name} must be a 1-D array of labels, got a single string")
+    try:
+        y_arr = np.asarray(y)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(
+            f"{name} must be a 1-D array of labels, one per sequence; got "
+            f"{type(y).__name__} that is no array ({exc})"
+        ) from None
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr.ravel()
     if y_arr.ndim != 1:
@@ -162,10 +288,38 @@ def check_labels(y, n_samples: int, *, name: str = "y") -> np.ndarray:
         raise ValueError(
             f"{name} has {len(y_arr)} labels but X has {n_samples} sequences"
         )
-    if y_arr.dtype.kind == "O" and any(_is_missing(v) for v in y_arr):
-        raise ValueError(f"{name} contains missing labels (None or NaN)")
+    # NumPy turns [1, "a"] and ["a", nan] into strings: inspect the labels given.
+    labels = y_arr
+    if y_arr.dtype.kind in "US" and not isinstance(y, np.ndarray):
+        labels = np.asarray(y, dtype=object).ravel()
+    if labels.dtype.kind == "O":
+        missing = [i for i, v in enumerate(labels) if _is_missing(v)]
+        if missing:
+            raise ValueError(
+                f"{name} contains missing labels (None or NaN), first at "
+                f"{name}[{missing[0]}]: every sequence needs a label; drop those "
+                "users or give the missing ones a class of their own"
+            )
+        kinds = {}
+        for v in labels:
+            kinds.setdefault(_label_kind(v), v)
+        if len(kinds) > 1:
+            examples = " and ".join(f"{kind} (e.g. {v!r})" for kind, v in kinds.items())
+            raise TypeError(
+                f"{name} mixes labels of different kinds: {examples}; the labels "
+                "of a task must be all numbers, all strings or all bytes"
+            )
+        if next(iter(kinds)) not in ("strings", "bytes", "numbers"):
+            raise TypeError(
+                f"{name} holds labels of type {next(iter(kinds))}; labels must be "
+                "numbers, strings or bytes"
+            )
     if y_arr.dtype.kind == "f" and not np.isfinite(y_arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+        first = int(np.flatnonzero(~np.isfinite(y_arr))[0])
+        raise ValueError(
+            f"{name} contains missing labels (NaN) or infinity, first at "
+            f"{name}[{first}]: every sequence needs a finite label"
+        )
     kind = type_of_target(y_arr, input_name=name)
     if kind not in ("binary", "multiclass"):
         raise ValueError(
@@ -241,9 +395,27 @@ class ItemVocabulary:
 def _tighten(values: np.ndarray) -> np.ndarray:
     """Give an object array of ids a plain dtype when all ids share one."""
     if values.size and all(isinstance(v, numbers.Integral) for v in values.flat):
-        return values.astype(np.int64)
+        try:
+            return values.astype(np.int64)
+        except OverflowError:  # ids beyond int64, e.g. from an older model file
+            return values
     if values.size and all(isinstance(v, numbers.Real) for v in values.flat):
         return values.astype(np.float64)
     if values.size and all(isinstance(v, str) for v in values.flat):
         return values.astype(str)
     return values
+
+
+def split_last_items(sequences: list[list]) -> tuple[list[list], list]:
+    """Each sequence's items before its last one, and that last item.
+
+    How a next-item task is scored without labels: the last item is the
+    target of the items before it. Sequences of one item are left out.
+    """
+    usable = [seq for seq in sequences if len(seq) >= 2]
+    if not usable:
+        raise ValueError(
+            "scoring a next-item task without y needs sequences of at least "
+            "2 items (the last one is the target)"
+        )
+    return [seq[:-1] for seq in usable], [seq[-1] for seq in usable]

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
 
 from ._model_file import load_encoder, save_encoder
 from ._sequences import (
@@ -19,12 +20,30 @@ from ._sequences import (
     ItemVocabulary,
     check_labels,
     check_sequences,
+    split_last_items,
 )
 from .metrics import default_metric, score_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .training import build_net, seeded
+from .training._device import check_device
+from .training.callbacks import non_finite_parameters
+from .training.persistence import module_architecture
 
 DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
+
+# Upper bounds of the size parameters, far above any useful setting (the
+# paper: d=256, 8 blocks, dilations 1 and 4, kernel 3), so that a typo fails
+# at fit with a clear error instead of a MemoryError deep inside torch: each
+# bound alone, with the other defaults, still builds and trains in well under
+# 1 GB. A dilation beyond max_len only ever reads padding.
+MAX_EMBEDDING_DIM = 4096
+MAX_BLOCKS = 128
+MAX_KERNEL_SIZE = 64
+MAX_DILATION = 1024
+MAX_LEN = 10_000
+# Bound of s, c and alpha: σ(s·…) and σ(c·cos) are saturated in float32 long
+# before it (|x| > 17), and beyond float32's range (3.4e38) s·0 is NaN.
+MAX_SCALE = 1e4
 
 
 def sequence_input_tags(tags):
@@ -134,6 +153,14 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     sampling). See Kim et al., "Task Relation-aware Continual User
     Representation Learning", KDD 2023.
 
+    :meth:`transform` gives ``embedding_dim`` columns named ``embedding_0``,
+    ``embedding_1``, ... (:meth:`get_feature_names_out`), so
+    ``set_output(transform="pandas")`` (or ``"polars"``), a
+    :class:`~sklearn.pipeline.Pipeline`'s ``set_output`` and
+    ``sklearn.set_config(transform_output="pandas")`` return DataFrames.
+    There is no ``n_features_in_``: a user is a ragged sequence of item ids,
+    not a fixed number of features, so no input width exists to check.
+
     Parameters
     ----------
     embedding_dim : int, default=64
@@ -182,10 +209,15 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         Seeds initialisation, shuffling, validation split and retention
         sampling. The same integer gives the same model.
     verbose : int, default=0
-        1 shows a progress bar per epoch and one summary line per epoch.
+        0 prints nothing; 1 prints one line when a task starts and skorch's
+        epoch table; 2 adds a per-batch progress bar on stderr, erased before
+        each table row. Off a terminal (a file, a pipe) the bar is off and the
+        table has no colour codes.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra callbacks for every task's training loop (``Checkpoint``,
-        ``LRScheduler``, your own, ...).
+        ``LRScheduler``, your own, ...). Each task gets its own copy of a
+        callback with a ``fn_prefix`` (``Checkpoint``): its files start with
+        the task's name, e.g. ``age_params.pt``.
 
     Attributes
     ----------
@@ -194,8 +226,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     n_tasks_ : int
     item_vocabulary_ : ItemVocabulary
         Item ids seen in training; grows with later tasks.
-    history_ : dict of str to list of dict
-        Per task, one record per epoch (losses, ρ, duration), over all calls.
+    history_ : dict of str to skorch History
+        Per task, a :class:`skorch.history.History` with one row per epoch
+        over all calls (losses, ρ, duration, ...), numbered on across calls:
+        ``enc.history_["age"][:, "train_loss"]``.
     task_relations_ : ndarray of shape (n_tasks, n_tasks)
         Cosine similarity of the tasks' masks, averaged over mask slots.
     last_task_ : str
@@ -221,15 +255,19 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_blocks": [Interval(numbers.Integral, 1, None, closed="left")],
+        "embedding_dim": [
+            Interval(numbers.Integral, 1, MAX_EMBEDDING_DIM, closed="both")
+        ],
+        "n_blocks": [Interval(numbers.Integral, 1, MAX_BLOCKS, closed="both")],
         "dilations": ["array-like", None],
-        "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_len": [Interval(numbers.Integral, 2, None, closed="left")],
-        "s": [Interval(numbers.Real, 1, None, closed="left")],
-        "c": [Interval(numbers.Real, 0, None, closed="neither")],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "kernel_size": [Interval(numbers.Integral, 1, MAX_KERNEL_SIZE, closed="both")],
+        "max_len": [Interval(numbers.Integral, 2, MAX_LEN, closed="both")],
+        "s": [Interval(numbers.Real, 1, MAX_SCALE, closed="both")],
+        "c": [Interval(numbers.Real, 0, MAX_SCALE, closed="right")],
+        "alpha": [Interval(numbers.Real, 0, MAX_SCALE, closed="both")],
         "rho_min": [Interval(numbers.Real, 0, 1, closed="right")],
+        "relation": [StrOptions({"centered", "paper"})],
+        "sampling": [StrOptions({"relation_aware", "uniform"})],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -254,6 +292,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         c: float = 6.0,
         alpha: float = 0.7,
         rho_min: float = 0.1,
+        relation: str = "centered",
+        sampling: str = "relation_aware",
         lr: float = 1e-3,
         batch_size: int = 64,
         max_epochs: int = 10,
@@ -274,6 +314,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         self.c = c
         self.alpha = alpha
         self.rho_min = rho_min
+        self.relation = relation
+        self.sampling = sampling
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -355,8 +397,11 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
 
     def _learn(self, X, y, *, task, classes, keep_tasks):
         self._validate_params()
+        check_device(self.device)
         sequences = check_sequences(X, padding_value=self.padding_value)
         keep_tasks = keep_tasks and self.__sklearn_is_fitted__()
+        if keep_tasks:
+            self._check_architecture()
         tasks = copy.deepcopy(self.tasks_) if keep_tasks else {}
         kind = NEXT_ITEM if y is None else LABELS
         name = self._task_name(task, kind, tasks)
@@ -374,7 +419,11 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             # Training runs on a copy: nothing is committed unless it succeeds.
             module = copy.deepcopy(self.net_.module_) if keep_tasks else None
             net = self._build_net(
-                module, len(vocabulary), self._validation_share(len(sequences)), seed
+                module,
+                len(vocabulary),
+                self._validation_share(len(sequences)),
+                seed,
+                task_name=name,
             )
             if record is None:
                 n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
@@ -388,14 +437,21 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
                 )
                 tasks[name] = record
             net.grow(len(vocabulary), task=record.index)
-            net.start_task(record.index)
+            net.start_task(record.index, list(tasks))
             net.fit_task(encoded, targets, epochs=self.max_epochs)
+        non_finite = non_finite_parameters(net.module_)
+        if non_finite:  # e.g. a user callback that restored bad weights
+            raise ValueError(
+                f"training task {name!r} left NaN or infinite weights "
+                f"({', '.join(non_finite[:3])}); the encoder is left as it was"
+            )
         record.fit_time += time.perf_counter() - start
         record.n_samples_seen += len(sequences)
         record.n_fits += 1
 
         history = copy.deepcopy(self.history_) if keep_tasks else {}
-        history.setdefault(name, []).extend(_epoch_records(net.history))
+        task_history = history.setdefault(name, History())
+        task_history.extend(_epoch_records(net.history, len(task_history)))
         # Commit: plain assignments, after all the work has succeeded.
         self.net_ = net
         self.tasks_ = tasks
@@ -430,7 +486,14 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         n_valid = int(n_samples * self.validation_fraction)
         return self.validation_fraction if 1 <= n_valid < n_samples else 0.0
 
-    def _build_net(self, module, n_embeddings: int, validation: float, seed: int):
+    def _build_net(
+        self,
+        module,
+        n_embeddings: int,
+        validation: float,
+        seed: int,
+        task_name: str | None = None,
+    ):
         return build_net(
             module,
             n_embeddings=n_embeddings,
@@ -441,6 +504,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             c=self.c,
             alpha=self.alpha,
             rho_min=self.rho_min,
+            relation=self.relation,
+            sampling=self.sampling,
             lr=self.lr,
             batch_size=self.batch_size,
             validation_fraction=validation,
@@ -449,18 +514,56 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             seed=seed,
+            task_name=task_name,
         )
 
     def _dilations(self) -> list[int]:
         if self.dilations is None:
             return [(1, 4)[b % 2] for b in range(self.n_blocks)]
-        dilations = [int(r) for r in self.dilations]
-        if len(dilations) != self.n_blocks or min(dilations) < 1:
-            raise ValueError(
-                f"dilations must hold n_blocks={self.n_blocks} positive integers, "
-                f"got {list(self.dilations)}"
+        try:
+            dilations = np.asarray(self.dilations, dtype=object)
+        except ValueError:  # ragged nesting
+            dilations = np.empty(0)
+        valid = (
+            dilations.ndim == 1
+            and len(dilations) == self.n_blocks
+            and all(
+                isinstance(r, numbers.Integral)
+                and not isinstance(r, bool)
+                and 1 <= r <= MAX_DILATION
+                for r in dilations
             )
-        return dilations
+        )
+        if not valid:
+            raise ValueError(
+                f"dilations must hold n_blocks={self.n_blocks} integers in "
+                f"[1, {MAX_DILATION}], one per block; got {self.dilations!r}"
+            )
+        return [int(r) for r in dilations]
+
+    def _check_architecture(self) -> None:
+        """Refuse parameters that no longer describe the fitted network.
+
+        ``partial_fit`` continues the fitted network and ``save`` describes it
+        by the parameters, so neither can go on once a parameter that shapes
+        the network has changed.
+        """
+        built = module_architecture(self.net_.module_)
+        wanted = {
+            "embedding_dim": self.embedding_dim,
+            "n_blocks": self.n_blocks,
+            "kernel_size": self.kernel_size,
+            "dilations": self._dilations(),
+        }
+        for param, value in wanted.items():
+            if built[param] != value:
+                raise ValueError(
+                    f"{param}={value!r}, but the fitted network has "
+                    f"{param}={built[param]!r}: {param} shapes the network, so "
+                    "it cannot change on a fitted encoder. Call fit to start over "
+                    f"(it forgets every task), or set_params({param}="
+                    f"{built[param]!r}) to keep the tasks learned"
+                )
 
     def task_estimator(self, task: str, **params):
         """A scikit-learn classifier of one task on a frozen snapshot of this encoder.
@@ -510,7 +613,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     @staticmethod
     def _history_from_records(history: dict) -> dict:
         """``history_`` from saved history (per task, a list of epoch dicts)."""
-        return history
+        return {task: History(records) for task, records in history.items()}
 
     # -- inference --------------------------------------------------------------
     def _record(self, task: str | None) -> TaskRecord:
@@ -584,6 +687,23 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             axis=0,
         )
 
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of :meth:`transform`'s columns: ``embedding_0``, ``embedding_1``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Unused: the input is item sequences, which have no feature names.
+            Accepted so that a :class:`~sklearn.pipeline.Pipeline` can call it.
+
+        Returns
+        -------
+        ndarray of str, shape (embedding_dim,)
+        """
+        check_is_fitted(self)
+        width = module_architecture(self.net_.module_)["embedding_dim"]
+        return np.asarray([f"embedding_{i}" for i in range(width)], dtype=object)
+
     def score(self, X, y=None, task: str | None = None) -> float:
         """The task's metric on ``(X, y)``: accuracy (≤ 20 classes) or MRR@5.
 
@@ -594,13 +714,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         record = self._record(task)
         if record.kind == NEXT_ITEM and y is None:
             sequences = check_sequences(X, padding_value=self.padding_value)
-            usable = [seq for seq in sequences if len(seq) >= 2]
-            if not usable:
-                raise ValueError(
-                    "scoring a next-item task without y needs sequences of at least "
-                    "2 items (the last one is the target)"
-                )
-            X, y = [seq[:-1] for seq in usable], [seq[-1] for seq in usable]
+            X, y = split_last_items(sequences)
         elif y is None:
             raise ValueError(f"task {record.name!r} is labelled: score needs y")
         scores = self.decision_function(X, record.name)
@@ -685,18 +799,27 @@ def _task_classes(y, classes, record: TaskRecord | None, name: str) -> np.ndarra
     return known
 
 
-def _epoch_records(history) -> list[dict]:
-    """skorch's epoch rows without the per-batch detail."""
+def _epoch_records(history, n_earlier_epochs: int = 0) -> list[dict]:
+    """skorch's epoch rows, each per-batch value averaged into its epoch's row.
+
+    A numeric per-batch key that skorch does not already put into the epoch
+    row (``rho``, ``retention_loss``, ...) gets its mean over the batches that
+    recorded it; batch sizes are left out. Epochs are numbered on from
+    ``n_earlier_epochs``, the task's epochs in earlier calls.
+    """
     records = []
-    for row in history:
+    for number, row in enumerate(history, start=n_earlier_epochs + 1):
         record = {k: v for k, v in row.items() if k != "batches"}
-        batches = row.get("batches", [])
-        rhos = [b["rho"] for b in batches if "rho" in b]
-        if rhos:
-            record["rho"] = float(np.mean(rhos))
-            record["retention_loss"] = float(
-                np.mean([b["retention_loss"] for b in batches if "retention_loss" in b])
-            )
+        record["epoch"] = number
+        per_batch: dict[str, list[float]] = {}
+        for batch in row.get("batches", []):
+            for key, value in batch.items():
+                numeric = isinstance(value, numbers.Real) and not isinstance(
+                    value, bool
+                )
+                if numeric and key not in record and not key.endswith("batch_size"):
+                    per_batch.setdefault(key, []).append(float(value))
+        record.update({key: float(np.mean(v)) for key, v in per_batch.items()})
         records.append(record)
     return records
 

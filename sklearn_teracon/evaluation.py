@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from .baselines import baselines_for
 from .metrics import backward_transfer, forgetting, forward_transfer
 
-__all__ = ["ContinualEvaluator", "ContinualReport"]
+__all__ = ["ContinualEvaluator", "ContinualReport", "EvaluationInterrupted"]
 
 _FORMAT = "sklearn-teracon/continual-report"
 _FORMAT_VERSION = 1
@@ -123,6 +124,10 @@ class ContinualReport:
         Test rows of each task.
     total_time : float, default=nan
         Wall-clock seconds of the whole evaluation.
+    baseline_scores : dict of str to ndarray of shape (T,), default=None
+        Test score of each simple baseline on each task, in the task's metric
+        (NaN where a baseline does not apply); see
+        :mod:`sklearn_teracon.baselines`.
 
     Attributes
     ----------
@@ -176,6 +181,7 @@ class ContinualReport:
     stream: str = ""
     n_test: list[int] | None = None
     total_time: float = float("nan")
+    baseline_scores: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.task_names = [str(name) for name in self.task_names]
@@ -196,6 +202,12 @@ class ContinualReport:
         self.task_relations = np.asarray(self.task_relations, dtype=np.float64)
         if self.task_kinds is not None:
             self.task_kinds = [str(k) for k in self.task_kinds]
+        self.baseline_scores = {
+            str(name): np.asarray(
+                [_nan_if_none(v) for v in scores], dtype=np.float64
+            ).reshape(T)
+            for name, scores in (self.baseline_scores or {}).items()
+        }
         if len(self.metrics) != T:
             raise ValueError(
                 f"metrics has {len(self.metrics)} entries for {T} tasks; give one "
@@ -238,11 +250,21 @@ class ContinualReport:
                 _fmt(self.R[j, j]),
                 _fmt(self.R[-1, j]),
                 _fmt(self.single_task_scores[j]),
+                *(_fmt(scores[j]) for scores in self.baseline_scores.values()),
             ]
             for j, (name, metric) in enumerate(zip(self.task_names, self.metrics))
         ]
 
-    _HEADER = ("task", "metric", "after own", "final", "single")
+    @property
+    def _header(self) -> tuple[str, ...]:
+        return (
+            "task",
+            "metric",
+            "after own",
+            "final",
+            "single",
+            *self.baseline_scores,
+        )
 
     def _summary_lines(self) -> list[tuple[str, str, str]]:
         fwt_note = "after own training - single task, mean over tasks 2..T"
@@ -273,8 +295,8 @@ class ContinualReport:
         -------
         str
         """
-        rows = [list(self._HEADER), *self._rows()]
-        widths = [max(len(row[c]) for row in rows) for c in range(len(self._HEADER))]
+        rows = [list(self._header), *self._rows()]
+        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
 
         def fmt(row):
             cells = [
@@ -319,8 +341,12 @@ class ContinualReport:
         if self.stream:
             title += f" of `{self.stream}`"
         out += [f"## {title}", ""]
-        out.append("| task | metric | after own training | final | single task |")
-        out.append("|---|---|---:|---:|---:|")
+        baselines = list(self.baseline_scores)
+        out.append(
+            "| task | metric | after own training | final | single task | "
+            + "".join(f"{name} | " for name in baselines)
+        )
+        out.append("|---|---|---:|---:|---:|" + "---:|" * len(baselines))
         for row in self._rows():
             out.append("| " + " | ".join(row) + " |")
         out.append("")
@@ -369,7 +395,8 @@ class ContinualReport:
         """One row per task as a pandas DataFrame.
 
         Columns: ``metric``, ``after_own_training``, ``final``,
-        ``single_task``, ``fit_time``, ``single_task_fit_time``. BWT, FWT and
+        ``single_task``, ``fit_time``, ``single_task_fit_time``, then one per
+        baseline. BWT, FWT and
         forgetting are in ``frame.attrs``.
 
         Returns
@@ -397,6 +424,7 @@ class ContinualReport:
                 "single_task": self.single_task_scores,
                 "fit_time": self.fit_times,
                 "single_task_fit_time": self.single_task_fit_times,
+                **self.baseline_scores,
             },
             index=pd.Index(self.task_names, name="task"),
         )
@@ -435,6 +463,7 @@ class ContinualReport:
                 "single_task_source": self.single_task_source,
                 "task_relations": self.task_relations,
                 "total_time": self.total_time,
+                "baselines": self.baseline_scores,
                 "params": self.params,
                 "history": self.history,
             }
@@ -521,6 +550,7 @@ class ContinualReport:
             stream=data.get("stream") or "",
             n_test=None if any(n is None for n in n_test) else n_test,
             total_time=_nan_if_none(data.get("total_time")),
+            baseline_scores=data.get("baselines") or {},
         )
 
     @classmethod
@@ -533,6 +563,25 @@ class ContinualReport:
 # --------------------------------------------------------------------------- #
 # the evaluator
 # --------------------------------------------------------------------------- #
+class EvaluationInterrupted(KeyboardInterrupt):
+    """A :class:`KeyboardInterrupt` (Ctrl-C) during :meth:`ContinualEvaluator.evaluate`.
+
+    It is a ``KeyboardInterrupt``, so code that does not know it stops as
+    before; code that does can keep what was finished.
+
+    Attributes
+    ----------
+    report : ContinualReport or None
+        The report over the tasks whose training and scoring had finished
+        (without single-task scores unless they were given); None when no
+        task had.
+    """
+
+    def __init__(self, report: ContinualReport | None):
+        super().__init__("evaluation interrupted")
+        self.report = report
+
+
 class ContinualEvaluator:
     """Train an encoder over a task stream and measure the continual matrix R.
 
@@ -558,6 +607,12 @@ class ContinualEvaluator:
         ``R[0, 0]``). An array (or a mapping of task name to score) gives
         them; entry 0 is not used by FWT and may be NaN. None: no
         single-task scores, FWT is NaN.
+    baselines : bool, default=True
+        Also train and score the simple baselines of each task kind on the
+        same split (:func:`sklearn_teracon.baselines.baselines_for`):
+        popularity and item co-occurrence for item tasks, the majority class
+        and a bag-of-items logistic regression for profile tasks. The report
+        shows them beside the encoder.
     verbose : int, default=0
         1 prints one line when a task starts and its scores when it ends.
         The encoder's own ``verbose`` controls its progress bars.
@@ -586,9 +641,10 @@ class ContinualEvaluator:
     >>> print(report)  # doctest: +SKIP
     """
 
-    def __init__(self, encoder, *, single_task="compute", verbose=0):
+    def __init__(self, encoder, *, single_task="compute", baselines=True, verbose=0):
         self.encoder = encoder
         self.single_task = single_task
+        self.baselines = baselines
         self.verbose = verbose
 
     # -- validation --------------------------------------------------------------
@@ -690,17 +746,24 @@ class ContinualEvaluator:
         enc = clone(self.encoder)
         R = np.full((T, T), np.nan)
         fit_times = np.zeros(T)
-        for i, task in enumerate(tasks):
-            self._say(self._task_line("task", i, T, task))
-            tic = time.perf_counter()
-            enc.partial_fit(*task.train, task=task.name)
-            fit_times[i] = time.perf_counter() - tic
-            for j in range(i + 1):
-                R[i, j] = enc.score(*tasks[j].test, task=tasks[j].name)
-            self._say(
-                f"    trained in {fit_times[i]:.1f}s; test scores: "
-                + ", ".join(f"{tasks[j].name}={R[i, j]:.4f}" for j in range(i + 1))
-            )
+        n_done = 0  # tasks trained and scored, for the report of an interruption
+        try:
+            for i, task in enumerate(tasks):
+                self._say(self._task_line("task", i, T, task))
+                tic = time.perf_counter()
+                enc.partial_fit(*task.train, task=task.name)
+                fit_times[i] = time.perf_counter() - tic
+                for j in range(i + 1):
+                    R[i, j] = enc.score(*tasks[j].test, task=tasks[j].name)
+                self._say(
+                    f"    trained in {fit_times[i]:.1f}s; test scores: "
+                    + ", ".join(f"{tasks[j].name}={R[i, j]:.4f}" for j in range(i + 1))
+                )
+                n_done = i + 1
+        except KeyboardInterrupt as exc:
+            raise self._interrupted(
+                enc, tasks[:n_done], R, fit_times, single, stream
+            ) from exc
         metrics = [enc.tasks_[name].metric for name in names]
 
         single_fit_times = np.full(T, np.nan)
@@ -712,20 +775,24 @@ class ContinualEvaluator:
             single_scores = np.full(T, np.nan)
             # The continual run's first model was trained alone from scratch.
             single_scores[0], single_fit_times[0] = R[0, 0], fit_times[0]
-            for j, task in enumerate(tasks[1:], start=1):
-                self._say(self._task_line("single task", j, T, task))
-                alone = clone(self.encoder)
-                tic = time.perf_counter()
-                alone.partial_fit(*task.train, task=task.name)
-                single_fit_times[j] = time.perf_counter() - tic
-                single_scores[j] = alone.score(*task.test, task=task.name)
-                single_encoders[task.name] = alone
-                self._say(
-                    f"    trained in {single_fit_times[j]:.1f}s; test score "
-                    f"{single_scores[j]:.4f} (continual: {R[j, j]:.4f})"
-                )
+            try:
+                for j, task in enumerate(tasks[1:], start=1):
+                    self._say(self._task_line("single task", j, T, task))
+                    alone = clone(self.encoder)
+                    tic = time.perf_counter()
+                    alone.partial_fit(*task.train, task=task.name)
+                    single_fit_times[j] = time.perf_counter() - tic
+                    single_scores[j] = alone.score(*task.test, task=task.name)
+                    single_encoders[task.name] = alone
+                    self._say(
+                        f"    trained in {single_fit_times[j]:.1f}s; test score "
+                        f"{single_scores[j]:.4f} (continual: {R[j, j]:.4f})"
+                    )
+            except KeyboardInterrupt as exc:
+                raise self._interrupted(enc, tasks, R, fit_times, None, stream) from exc
         else:
             single_scores, source = single, "given"
+        baseline_scores = self._score_baselines(tasks, metrics) if self.baselines else {}
 
         report = ContinualReport(
             task_names=names,
@@ -742,11 +809,56 @@ class ContinualEvaluator:
             stream=str(getattr(stream, "name", "") or ""),
             n_test=[len(task.test[0]) for task in tasks],
             total_time=time.perf_counter() - start,
+            baseline_scores=baseline_scores,
         )
         self.encoder_ = enc
         self.single_task_encoders_ = single_encoders
         self.report_ = report
         return report
+
+    def _score_baselines(self, tasks, metrics) -> dict[str, np.ndarray]:
+        """Every applicable baseline trained on each task's training split and
+        scored on its test split, in the task's metric."""
+        scores: dict[str, np.ndarray] = {}
+        for j, task in enumerate(tasks):
+            kind = str(getattr(task, "kind", "")) or (
+                "next_item" if task.train[1] is None else "profile"
+            )
+            for name, baseline in baselines_for(kind).items():
+                baseline.fit(*task.train)
+                row = scores.setdefault(name, np.full(len(tasks), np.nan))
+                row[j] = baseline.score(*task.test, metric=metrics[j])
+            self._say(
+                f"[baselines] {task.name}: "
+                + ", ".join(f"{n}={s[j]:.4f}" for n, s in scores.items() if s[j] == s[j])
+            )
+        return scores
+
+    def _interrupted(
+        self, enc, done, R, fit_times, single, stream
+    ) -> EvaluationInterrupted:
+        """The interruption to raise, with the report over the ``done`` tasks."""
+        n = len(done)
+        if n == 0:
+            return EvaluationInterrupted(None)
+        given = single is not None and not isinstance(single, str)
+        report = ContinualReport(
+            task_names=[task.name for task in done],
+            metrics=[enc.tasks_[task.name].metric for task in done],
+            R=R[:n, :n],
+            single_task_scores=single[:n] if given else np.full(n, np.nan),
+            fit_times=fit_times[:n],
+            task_kinds=[str(getattr(task, "kind", "")) or "-" for task in done],
+            single_task_source="given" if given else None,
+            task_relations=np.asarray(enc.task_relations_, dtype=np.float64)[:n, :n],
+            history=_jsonable(enc.history_),
+            params=_jsonable(self.encoder.get_params(deep=False)),
+            stream=str(getattr(stream, "name", "") or ""),
+            n_test=[len(task.test[0]) for task in done],
+        )
+        self.encoder_ = enc
+        self.report_ = report
+        return EvaluationInterrupted(report)
 
     @staticmethod
     def _task_line(what: str, i: int, T: int, task) -> str:

@@ -5,15 +5,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# The reference code's start for the relation maps: small weights and a
+# positive bias put σ(s·(W·rows + b)) near 1 but off saturation (σ(5) at
+# s = 50), so a new task starts using every channel and its masks still get
+# gradient. An identity start on the task's own row sat at σ(±s), exactly 0 or
+# 1 in float32: no gradient, and the masks never moved.
+RELATION_WEIGHT_STD = 0.01
+RELATION_BIAS = 0.1
+
 
 class TaskMaskBank(nn.Module):
-    """Soft channel masks for every task and mask slot (DESIGN.md §4.2).
+    """Soft channel masks for every task and mask slot.
 
     Task 1 (index 0): ``m^k = σ(s·e^k)``. Task i ≥ 2:
     ``m_i^k = σ(s·f_i^k([tanh(s·e_i^k) ‖ p_j^k for every other task j]))`` with
     ``p_j^k = [tanh(s·e_j^k) ‖ tanh(-s·e_j^k)]``. ``f_i^k`` is a linear map over
     the stacked rows, shared by the d channels: a weight per (slot, row) and a
     bias per slot.
+
+    Task embeddings start at ``N(0, 1/s²)``, so ``s·e`` is of order one: the
+    sigmoids and tanhs start in their sensitive range and the masks learn
+    (``N(0, 1)`` at s = 50 saturates them, leaving a frozen random half-mask).
 
     When a task arrives, every older relation map gains two zero columns for
     it, so old masks are exactly unchanged at that moment (the reference code
@@ -40,23 +52,21 @@ class TaskMaskBank(nn.Module):
     def n_tasks(self) -> int:
         return len(self.task_embeddings)
 
-    def add_task(self) -> int:
-        """Register a task; return its index."""
+    def add_task(self, s: float = 1.0) -> int:
+        """Register a task whose masks run at scale ``s``; return its index."""
         device = self._device()
         new_task = self.n_tasks
         for i, weight in enumerate(self.relation_weights):
             zeros = torch.zeros(self.n_slots, 2, device=device)
             self.relation_weights[i] = nn.Parameter(torch.cat([weight.data, zeros], 1))
         self.task_embeddings.append(
-            nn.Parameter(torch.randn(self.n_slots, self.dim, device=device))
+            nn.Parameter(torch.randn(self.n_slots, self.dim, device=device) / s)
         )
         if new_task > 0:
-            weight = torch.zeros(self.n_slots, 1 + 2 * new_task, device=device)
-            # Start from the task's own embedding; relations are learned.
-            weight[:, 0] = 1.0
-            self.relation_weights.append(nn.Parameter(weight))
+            weight = torch.randn(self.n_slots, 1 + 2 * new_task, device=device)
+            self.relation_weights.append(nn.Parameter(weight * RELATION_WEIGHT_STD))
             self.relation_biases.append(
-                nn.Parameter(torch.zeros(self.n_slots, device=device))
+                nn.Parameter(torch.full((self.n_slots,), RELATION_BIAS, device=device))
             )
         return new_task
 

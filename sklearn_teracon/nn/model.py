@@ -52,8 +52,12 @@ class TeraconModule(nn.Module):
             "head_sizes": [h.out_features for h in self.heads],
         }
 
-    def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
-        """Register a task with its masks and head; return its index.
+    def add_task(
+        self, kind: str, n_outputs: int, log_prior=None, s: float = 1.0
+    ) -> int:
+        """Register a task with its masks (run at scale ``s``) and head.
+
+        Returns the task's index.
 
         ``log_prior`` (one value per output) starts the head's bias at the
         classes' log frequencies, so the new head predicts the prior from its
@@ -61,7 +65,7 @@ class TeraconModule(nn.Module):
         """
         if kind not in HEAD_KINDS:
             raise ValueError(f"unknown head kind {kind!r}")
-        index = self.masks.add_task()
+        index = self.masks.add_task(s)
         device = self.masks.task_embeddings[index].device
         head = nn.Linear(self.backbone.dim, n_outputs).to(device)
         if log_prior is not None:

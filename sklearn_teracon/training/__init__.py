@@ -5,6 +5,7 @@ from .net import ContinualNet, build_net, seeded, trim_padding_collate
 from .retention import (
     annealed_scale,
     floored_ratio,
+    mask_cosine,
     relation_aware_ratio,
     retention_loss,
     retention_sample_size,
@@ -16,6 +17,7 @@ __all__ = [
     "annealed_scale",
     "build_net",
     "floored_ratio",
+    "mask_cosine",
     "relation_aware_ratio",
     "retention_loss",
     "retention_sample_size",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
 
 from ..nn import NEXT_ITEM, TeraconModule
-from .callbacks import ScaleAnnealing
+from .callbacks import ScaleAnnealing, StopOnNonFinite
+from .progress import BatchProgressBar, EpochTable, TaskLine
 from .retention import (
     Teacher,
     floored_ratio,
@@ -58,6 +60,13 @@ class ContinualNet(NeuralNet):
         Weight of the retention loss; 0 switches retention (and the teacher) off.
     rho_min : float
         Floor of the sampling ratio ρ.
+    relation : {"centered", "paper"}
+        How mask similarity is measured for ρ and ``mask_similarity`` (see
+        :func:`~sklearn_teracon.training.retention.mask_cosine`).
+    sampling : {"relation_aware", "uniform"}
+        ``"uniform"`` retains ``rho_min`` of each batch for every earlier
+        task, whatever the relations (the paper's ρ = ρ_min ablation;
+        ``rho_min=1`` retains every user).
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
@@ -70,6 +79,8 @@ class ContinualNet(NeuralNet):
         c: float = 6.0,
         alpha: float = 0.7,
         rho_min: float = 0.1,
+        relation: str = "centered",
+        sampling: str = "relation_aware",
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
@@ -77,11 +88,17 @@ class ContinualNet(NeuralNet):
         self.c = c
         self.alpha = alpha
         self.rho_min = rho_min
+        self.relation = relation
+        self.sampling = sampling
 
     # -- task bookkeeping ---------------------------------------------------
-    def start_task(self, task: int) -> None:
-        """Train ``task`` next; freeze the teacher for the other tasks."""
+    def start_task(self, task: int, task_names: list[str] | None = None) -> None:
+        """Train ``task`` next; freeze the teacher for the other tasks.
+
+        ``task_names`` (by index) name the per-task entries of the history.
+        """
         self.task_ = task
+        self.task_names_ = task_names or [str(t) for t in range(self.module_.n_tasks)]
         self.s_current_ = self.s
         self.teacher_ = None
         self.retained_tasks_ = [t for t in range(self.module_.n_tasks) if t != task]
@@ -160,18 +177,34 @@ class ContinualNet(NeuralNet):
             loss = loss + self.alpha * retention
         return loss
 
+    def retention_ratios(self) -> tuple[list[float], list[float]]:
+        """Raw and floored ρ of every retained task against the current task."""
+        if self.sampling == "uniform":
+            raw = [self.rho_min] * len(self.retained_tasks_)
+        else:
+            with torch.no_grad():
+                own_masks = self.module_.masks(self.task_, self.s)
+                raw = [
+                    float(
+                        relation_aware_ratio(
+                            own_masks,
+                            self.teacher_.masks[j],
+                            self.c,
+                            measure=self.relation,
+                        )
+                    )
+                    for j in self.retained_tasks_
+                ]
+        return raw, [floored_ratio(r, self.rho_min) for r in raw]
+
     def retention_loss(self, X: torch.Tensor) -> torch.Tensor:
         """α-free retention term: Σ_j (ρ_j / Σ_k ρ_k) · MSE(student_j, teacher_j)."""
         batch_size = len(X)
-        with torch.no_grad():
-            own_masks = self.module_.masks(self.task_, self.s)
-            ratios = [
-                floored_ratio(
-                    relation_aware_ratio(own_masks, self.teacher_.masks[j], self.c),
-                    self.rho_min,
-                )
-                for j in self.retained_tasks_
-            ]
+        raw, ratios = self.retention_ratios()
+        for j, r, rho in zip(self.retained_tasks_, raw, ratios):
+            name = self.task_names_[j]
+            self.history.record_batch(f"rho_raw[{name}]", r)
+            self.history.record_batch(f"rho[{name}]", rho)
         self.history.record_batch("rho", float(np.mean(ratios)))
         total = sum(ratios)
         loss = X.new_zeros((), dtype=torch.float32)
@@ -221,14 +254,19 @@ class ContinualNet(NeuralNet):
 
     @torch.no_grad()
     def mask_similarity(self) -> np.ndarray:
-        """Mean over slots of the cosine similarity between task masks."""
+        """Mean over slots of the cosine similarity between task masks.
+
+        Measured as ρ measures it (``relation``): centred masks by default.
+        """
         masks = self.module_.masks.all_masks(self.s)  # [T, K, d]
+        if self.relation == "centered":
+            masks = masks - masks.mean(-1, keepdim=True)
         unit = F.normalize(masks, dim=-1, eps=1e-12)
         return torch.einsum("ikd,jkd->ijk", unit, unit).mean(-1).cpu().numpy()
 
     # -- growth -----------------------------------------------------------------
     def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
-        return self.module_.add_task(kind, n_outputs, log_prior)
+        return self.module_.add_task(kind, n_outputs, log_prior, s=self.s)
 
     def grow(self, n_embeddings: int, task: int | None = None) -> None:
         """Embedding rows for new items, and the next-item head of ``task``."""
@@ -248,6 +286,8 @@ def build_net(
     c: float,
     alpha: float,
     rho_min: float,
+    relation: str,
+    sampling: str,
     lr: float,
     batch_size: int,
     validation_fraction: float,
@@ -256,18 +296,25 @@ def build_net(
     device: str,
     verbose: int,
     seed: int,
+    task_name: str | None = None,
 ) -> ContinualNet:
     """An initialised :class:`ContinualNet` around ``module`` (a new one if None).
 
     A net is cheap: it is built anew for every task with the estimator's
     current parameters, while the module, which holds every task, is kept.
+    ``task_name`` (None for a net that only predicts) names the task in the
+    console output and in the files of callbacks with a ``fn_prefix``
+    (``Checkpoint``, ``TrainEndCheckpoint``).
     """
     train_split = (
         ValidSplit(validation_fraction, stratified=False, random_state=seed)
         if validation_fraction
         else None
     )
-    named = [("scale_annealing", ScaleAnnealing())]
+    named = [
+        ("scale_annealing", ScaleAnnealing()),
+        ("stop_on_non_finite", StopOnNonFinite(task_name)),
+    ]
     if patience:
         monitor = "valid_loss" if train_split is not None else "train_loss"
         named.append(
@@ -276,10 +323,18 @@ def build_net(
                 EarlyStopping(monitor=monitor, patience=patience, load_best=True),
             )
         )
-    if verbose:
-        named.append(("progress_bar", ProgressBar()))
+    if task_name is not None:
+        named.append(("task_line", TaskLine(task_name)))
+    if verbose >= 2 and task_name is not None:
+        named.append(("progress_bar", BatchProgressBar(task_name)))
+    file_prefix = re.sub(r"[^\w.-]+", "_", task_name) + "_" if task_name else ""
     for i, cb in enumerate(callbacks or []):
-        named.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
+        name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
+        if file_prefix and hasattr(cb, "fn_prefix"):
+            # A copy per task: a shared one would overwrite earlier tasks' files.
+            cb = copy.copy(cb)
+            cb.set_params(fn_prefix=f"{cb.fn_prefix}{file_prefix}")
+        named.append((name, cb))
     if module is None:
         module = TeraconModule(n_embeddings, embedding_dim, dilations, kernel_size)
     net = ContinualNet(
@@ -295,10 +350,13 @@ def build_net(
         iterator_valid__collate_fn=trim_padding_collate,
         device=device,
         verbose=verbose,
+        callbacks__print_log=EpochTable(),
         s=s,
         c=c,
         alpha=alpha,
         rho_min=rho_min,
+        relation=relation,
+        sampling=sampling,
     )
     return net.initialize()
 

@@ -23,16 +23,44 @@ def annealed_scale(s: float, batch: int, n_batches: int) -> float:
     return 1.0 / s + (s - 1.0 / s) * batch / (n_batches - 1)
 
 
+RELATION_MEASURES = ("centered", "paper")
+
+
+def mask_cosine(
+    masks_a: torch.Tensor, masks_b: torch.Tensor, *, measure: str = "centered"
+) -> torch.Tensor:
+    """Cosine similarity per slot ``[K]`` of two tasks' masks ``[K, d]``.
+
+    ``"paper"`` compares the masks as they are. They are non-negative, so
+    any two masks that both keep most channels have a cosine near 1, and
+    ``ρ`` can hardly move (cos ≥ 0.5 ⇒ ρ ≤ 0.047 at c = 6). ``"centered"``
+    first removes each mask's mean over channels and compares which channels a
+    task turns up or down relative to its own average: unrelated masks give
+    about 0, the same pattern 1, opposite patterns -1, so ``ρ`` spans
+    ``[1 − σ(c), 1 − σ(−c)]`` and keeps the paper's meaning (more similar masks,
+    fewer retained users).
+    """
+    if measure == "centered":
+        masks_a = masks_a - masks_a.mean(-1, keepdim=True)
+        masks_b = masks_b - masks_b.mean(-1, keepdim=True)
+    elif measure != "paper":
+        raise ValueError(f"measure must be one of {RELATION_MEASURES}, got {measure!r}")
+    return F.cosine_similarity(masks_a, masks_b, dim=-1, eps=1e-12)
+
+
 def relation_aware_ratio(
-    student_masks: torch.Tensor, teacher_masks: torch.Tensor, c: float
+    student_masks: torch.Tensor,
+    teacher_masks: torch.Tensor,
+    c: float,
+    *,
+    measure: str = "centered",
 ) -> torch.Tensor:
     """ρ_ij = 1 − (1/K) Σ_k σ(c · cos(m_i^k, m̃_j^k)) for masks ``[K, d]``.
 
-    Similar tasks (high cosine) need fewer retained users. With non-negative
-    masks ρ lies in [1 − σ(c), 0.5], hence the floor in
-    :func:`retention_sample_size`.
+    Similar tasks (high cosine) need fewer retained users. ``measure`` picks
+    the cosine (see :func:`mask_cosine`); ``"paper"`` is the paper's formula.
     """
-    cosine = F.cosine_similarity(student_masks, teacher_masks, dim=-1, eps=1e-12)
+    cosine = mask_cosine(student_masks, teacher_masks, measure=measure)
     return 1.0 - torch.sigmoid(c * cosine).mean()
 
 
