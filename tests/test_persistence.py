@@ -1,5 +1,6 @@
 """save/load (safetensors + JSON), pickle and joblib round trips, bad files."""
 
+import hashlib
 import json
 import pickle
 
@@ -11,7 +12,8 @@ from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
 
 from sklearn_teracon import ContinualUserEncoder
-from sklearn_teracon._model_file import FORMAT_VERSION
+from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY, FORMAT_VERSION
+from sklearn_teracon.training.persistence import tensor_digest
 
 from .conftest import TINY
 
@@ -90,16 +92,27 @@ def test_pickle_and_joblib_round_trips(every_kind, tmp_path, dump, load):
     _same_predictions(enc, copy_, seqs)
 
 
-def _rewrite(src, dst, *, description=None, tensors=None):
+def _rewrite(src, dst, *, description=None, tensors=None, redigest=False):
+    """Copy a model file, editing its description and tensors on the way.
+
+    ``redigest`` recomputes the digests, as a deliberate editor would: the
+    schema, not the digest, must then refuse the edit.
+    """
     with safe_open(str(src), framework="pt") as f:
         meta = f.metadata()
         state = {k: f.get_tensor(k) for k in f.keys()}
-    desc = json.loads(meta["sklearn_teracon"])
-    if description:
-        description(desc)
+    desc = json.loads(meta[DESCRIPTION_KEY])
     if tensors:
         tensors(state)
-    save_file(state, str(dst), metadata={"sklearn_teracon": json.dumps(desc)})
+    if redigest:
+        for name, entry in desc["tensors"].items():
+            if name in state:
+                entry["sha256"] = tensor_digest(state[name])
+    if description:
+        description(desc)
+    text = json.dumps(desc)
+    digest = hashlib.sha256(text.encode()).hexdigest() if redigest else meta[DIGEST_KEY]
+    save_file(state, str(dst), metadata={DESCRIPTION_KEY: text, DIGEST_KEY: digest})
 
 
 @pytest.fixture
@@ -115,7 +128,9 @@ def test_newer_format_is_refused(saved, tmp_path):
     _rewrite(
         saved, bad, description=lambda d: d.update(format_version=FORMAT_VERSION + 1)
     )
-    with pytest.raises(ValueError, match="format 2 .*upgrade sklearn-teracon"):
+    with pytest.raises(
+        ValueError, match=f"format {FORMAT_VERSION + 1} .*upgrade sklearn-teracon"
+    ):
         ContinualUserEncoder.load(bad)
 
 
@@ -135,15 +150,15 @@ def test_tampered_shapes_are_refused(saved, tmp_path):
         state[key] = torch.zeros(state[key].shape[0] + 3, state[key].shape[1])
 
     bad = tmp_path / "tampered.safetensors"
-    _rewrite(saved, bad, tensors=widen)
-    with pytest.raises(ValueError, match="do not match.*tampered"):
+    _rewrite(saved, bad, tensors=widen, redigest=True)
+    with pytest.raises(ValueError, match="tampered.*do not match"):
         ContinualUserEncoder.load(bad)
 
     def shrink_vocabulary(desc):
         desc["vocabulary"] = desc["vocabulary"][:-1]
 
-    _rewrite(saved, bad, description=shrink_vocabulary)
-    with pytest.raises(ValueError, match="vocabulary has .* rows"):
+    _rewrite(saved, bad, description=shrink_vocabulary, redigest=True)
+    with pytest.raises(ValueError, match="tampered.*vocabulary has .* items"):
         ContinualUserEncoder.load(bad)
 
 
@@ -184,3 +199,122 @@ def test_callbacks_are_not_saved_and_device_can_be_chosen(every_kind, tmp_path):
     loaded = ContinualUserEncoder.load(tmp_path / "m.safetensors", device="cpu")
     assert loaded.callbacks is None
     assert loaded.net_.device == "cpu"
+
+
+def _flip(src, dst, position):
+    data = bytearray(src.read_bytes())
+    data[position] ^= 0x5A
+    dst.write_bytes(bytes(data))
+
+
+def test_every_modified_weight_byte_is_refused(saved, tmp_path):
+    data = saved.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    bad = tmp_path / "flipped.safetensors"
+    positions = np.linspace(header_end, len(data) - 1, 25).astype(int)
+    for position in positions:
+        _flip(saved, bad, position)
+        with pytest.raises(ValueError, match="tampered or corrupt"):
+            ContinualUserEncoder.load(bad)
+
+
+def test_modified_header_bytes_are_refused_or_harmless(every_kind, saved, tmp_path):
+    enc, seqs = every_kind
+    data = saved.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    bad = tmp_path / "flipped.safetensors"
+    refused = 0
+    for position in np.linspace(0, header_end - 1, 40).astype(int):
+        _flip(saved, bad, position)
+        try:
+            loaded = ContinualUserEncoder.load(bad)
+        except ValueError:
+            refused += 1
+        else:  # only the header's alignment padding may change unnoticed
+            _same_predictions(enc, loaded, seqs)
+    assert refused >= 38
+
+
+def _set(path, value):
+    def edit(desc):
+        *parents, last = path
+        node = desc
+        for key in parents:
+            node = node[key]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+
+    return edit
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    "path, value, problem",
+    [
+        (("params",), _DELETE, "missing keys \\['params'\\]"),
+        (("extra",), 1, "unexpected keys"),
+        (("params", "embedding_dim"), "16", "embedding_dim"),
+        (("params", "embedding_dim"), 10**300, "embedding_dim"),
+        (("params", "dilations"), [1, 2, 3], "dilations"),
+        (("params", "callbacks"), [], "callbacks"),
+        (("structure", "n_embeddings"), 10**12, "n_embeddings"),
+        (("structure", "head_sizes"), [3], "head_sizes"),
+        (("tasks", 1, "classes_"), [0, 1, 2], "classes_"),
+        (("tasks", 1, "index"), 0, "index"),
+        (("tasks", 2, "classes_dtype"), "<U99999999", "classes_dtype"),
+        (("tasks", 0, "metric"), "recall", "metric"),
+        (("tasks", 0, "fit_time"), None, "fit_time"),
+        (("last_task",), "nope", "last_task"),
+        (("n_partial_fits",), -1, "n_partial_fits"),
+        (("task_relations",), [[1.0]], "task_relations"),
+        (("history", "group", 0), {"deep": [[[[[[[[[[1]]]]]]]]]]}, "history"),
+        (("tensors", "backbone.item_embedding.weight", "sha256"), "0", "sha256"),
+    ],
+)
+def test_header_edits_are_refused_by_the_schema(saved, tmp_path, path, value, problem):
+    bad = tmp_path / "edited.safetensors"
+    _rewrite(saved, bad, description=_set(path, value), redigest=True)
+    with pytest.raises(ValueError, match=f"tampered or corrupt: .*{problem}"):
+        ContinualUserEncoder.load(bad)
+    # Without recomputed digests, the digest itself refuses the edit.
+    _rewrite(saved, bad, description=_set(path, value))
+    with pytest.raises(ValueError, match="tampered or corrupt"):
+        ContinualUserEncoder.load(bad)
+
+
+def test_unreadable_descriptions_are_refused(saved, tmp_path):
+    with safe_open(str(saved), framework="pt") as f:
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    bad = tmp_path / "bad.safetensors"
+    for text in [
+        "[" * 100_000 + "]" * 100_000,
+        '{"format_version": 1' + "0" * 5000 + "}",
+    ]:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        save_file(state, str(bad), metadata={DESCRIPTION_KEY: text, DIGEST_KEY: digest})
+        with pytest.raises(ValueError, match="tampered or corrupt"):
+            ContinualUserEncoder.load(bad)
+
+
+def test_a_changed_tensor_dtype_is_refused(saved, tmp_path):
+    import torch
+
+    def to_int(state):
+        key = "heads.0.bias"
+        state[key] = state[key].to(torch.int32)
+
+    bad = tmp_path / "int.safetensors"
+    _rewrite(saved, bad, tensors=to_int, redigest=True)
+    with pytest.raises(ValueError, match="tampered or corrupt.*heads.0.bias"):
+        ContinualUserEncoder.load(bad)
+
+
+def test_format_1_files_are_refused_with_a_reason(saved, tmp_path):
+    bad = tmp_path / "old.safetensors"
+    _rewrite(saved, bad, description=lambda d: d.update(format_version=1))
+    with pytest.raises(ValueError, match="format 1.*integrity digests.*save"):
+        ContinualUserEncoder.load(bad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from skorch.callbacks import Callback
 
 from .retention import annealed_scale
@@ -27,3 +28,59 @@ class ScaleAnnealing(Callback):
         if training:
             net.s_current_ = annealed_scale(net.s, self.batch_, self.n_batches_)
             self.batch_ += 1
+
+
+class TrainingDiverged(ValueError):
+    """Training of a task produced a non-finite loss or weights."""
+
+
+def non_finite_parameters(module: torch.nn.Module) -> list[str]:
+    """Names of the parameters of ``module`` that hold NaN or infinity."""
+    params = dict(module.named_parameters())
+    if not params:
+        return []
+    finite = torch.stack([p.detach().isfinite().all() for p in params.values()])
+    if bool(finite.all()):  # one device sync for the common case
+        return []
+    return [name for name, ok in zip(params, finite.tolist()) if not ok]
+
+
+class StopOnNonFinite(Callback):
+    """Stop training as soon as a batch loss or a weight is not finite.
+
+    A diverged step (too high a learning rate, for instance) makes every
+    later output NaN; training on would only waste the remaining epochs, and
+    the retention term's sampling ratio ρ cannot be computed from NaN masks.
+    Raises :class:`TrainingDiverged` (a ``ValueError``), so the caller can roll
+    back to its copy of the model.
+
+    Parameters
+    ----------
+    task_name : str or None
+        The task being trained, named in the error.
+    """
+
+    def __init__(self, task_name: str | None = None):
+        self.task_name = task_name
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+            self._stop(
+                net,
+                f"the {'training' if training else 'validation'} loss is "
+                f"{float(loss.detach()):.4g}",
+            )
+        if training:
+            bad = non_finite_parameters(net.module_)
+            if bad:
+                self._stop(
+                    net, f"the weights {', '.join(bad[:3])} hold NaN or infinity"
+                )
+
+    def _stop(self, net, what: str) -> None:
+        task = f" on task {self.task_name!r}" if self.task_name is not None else ""
+        raise TrainingDiverged(
+            f"training diverged{task} at epoch {len(net.history)}: {what}; lower lr "
+            f"(now {net.lr:g}) or the loss weights; the model is left as it was "
+            "before this call"
+        )
