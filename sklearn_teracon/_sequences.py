@@ -136,6 +136,7 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
     Examples
     --------
     >>> import numpy as np
+    >>> from sklearn_teracon._sequences import check_sequences
     >>> check_sequences([["a", "b"], ("c",)])
     [['a', 'b'], ['c']]
     >>> check_sequences(np.array([[0, 3, 4], [5, 6, 7]]))
@@ -186,9 +187,10 @@ def _check_padded_array(
     X: np.ndarray, padding_value, name: str, given: str
 ) -> list[list]:
     if X.ndim != 2:
+        # "Reshape your data" is the phrase scikit-learn's checks look for.
         single_user = (
-            " If they are one user's items, write [list(items)] or "
-            "items.reshape(1, -1)."
+            " Reshape your data: if they are one user's items, write "
+            "[list(items)] or items.reshape(1, -1)."
             if X.ndim == 1
             else ""
         )
@@ -259,11 +261,12 @@ def _label_kind(label) -> str:
 def check_labels(y, n_samples: int, *, name: str = "y") -> np.ndarray:
     """Validate class labels for a labelled task and return them 1-D.
 
-    Labels must be all numbers, all strings or all bytes, with no missing
+    Labels must be all numbers or all strings, with no missing
     value (None, NaN, pandas NA), one per sequence.
 
     Examples
     --------
+    >>> from sklearn_teracon._sequences import check_labels
     >>> check_labels(["F", "M", "F"], 3)
     array(['F', 'M', 'F'], dtype='<U1')
     """
@@ -307,13 +310,18 @@ def check_labels(y, n_samples: int, *, name: str = "y") -> np.ndarray:
             examples = " and ".join(f"{kind} (e.g. {v!r})" for kind, v in kinds.items())
             raise TypeError(
                 f"{name} mixes labels of different kinds: {examples}; the labels "
-                "of a task must be all numbers, all strings or all bytes"
+                "of a task must be all numbers or all strings"
             )
-        if next(iter(kinds)) not in ("strings", "bytes", "numbers"):
+        if next(iter(kinds)) not in ("strings", "numbers"):
             raise TypeError(
                 f"{name} holds labels of type {next(iter(kinds))}; labels must be "
-                "numbers, strings or bytes"
+                "numbers or strings (decode bytes first)"
             )
+    if y_arr.dtype.kind == "S":
+        raise TypeError(
+            f"{name} holds bytes labels; labels must be numbers or strings "
+            "(decode bytes first)"
+        )
     if y_arr.dtype.kind == "f" and not np.isfinite(y_arr).all():
         first = int(np.flatnonzero(~np.isfinite(y_arr))[0])
         raise ValueError(
@@ -338,6 +346,7 @@ class ItemVocabulary:
 
     Examples
     --------
+    >>> from sklearn_teracon import ItemVocabulary
     >>> vocab = ItemVocabulary()
     >>> vocab.extend([["a", "b"], ["b", "c"]])
     3

@@ -3,7 +3,11 @@
 Ranking metrics use a *full ranking*: every row of ``scores`` holds a score for
 every candidate (every item of the vocabulary, or every class), with no sampled
 negatives. Ranks are 1-based and pessimistic on ties, so a model that gives the
-same score to every candidate never looks good.
+same score to every candidate never looks good. That tie rule, and targets of
+``-1`` (items never seen in training, always a miss), are why the ranking metrics
+are computed here rather than by :mod:`sklearn.metrics`, whose
+``top_k_accuracy_score`` and ``ndcg_score`` break or average ties; on scores
+without ties they agree. Accuracy of labels has no ties and is scikit-learn's.
 
 The continual quantities (:func:`backward_transfer`, :func:`forward_transfer`,
 :func:`forgetting`) read a matrix ``R`` of shape ``(T, T)`` where ``R[i, j]`` is
@@ -19,6 +23,7 @@ import re
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn.metrics import accuracy_score
 
 __all__ = [
     "accuracy",
@@ -43,10 +48,11 @@ MAX_ACCURACY_CLASSES = 20
 
 
 def default_metric(n_classes: int) -> str:
-    """The metric a task is scored with (DESIGN.md §6).
+    """The metric a task is scored with: accuracy up to 20 classes, else MRR@5.
 
     Examples
     --------
+    >>> from sklearn_teracon.metrics import default_metric
     >>> default_metric(7), default_metric(1682)
     ('accuracy', 'mrr@5')
     """
@@ -255,6 +261,12 @@ def mrr_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
 def hit_rate_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     """Hit rate (recall) at ``k``: fraction of rows whose target has ``rank <= k``.
 
+    This is :func:`sklearn.metrics.top_k_accuracy_score` except where ties
+    matter: here a candidate that ties with the target counts as ranked above
+    it (scikit-learn lets the tie favour the target or not by column order),
+    so a model that scores everything alike gets no hits; and a ``-1`` target
+    is allowed and always a miss. On scores without ties the two agree.
+
     Parameters
     ----------
     scores : array-like of shape (n_samples, n_candidates)
@@ -290,6 +302,12 @@ def ndcg_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     ``1 / log2(rank + 1)`` if ``rank <= k`` and 0 otherwise; the result is the
     mean over rows.
 
+    This is :func:`sklearn.metrics.ndcg_score` with one-hot relevance, except
+    where ties matter: here the target takes the worst rank among the
+    candidates it ties with (scikit-learn averages the gains over the tie, so
+    constant scores earn credit); and a ``-1`` target is allowed and always a
+    miss. On scores without ties the two agree.
+
     Parameters
     ----------
     scores : array-like of shape (n_samples, n_candidates)
@@ -323,6 +341,9 @@ def ndcg_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of predictions equal to the true labels.
 
+    :func:`sklearn.metrics.accuracy_score` after checking that both are 1-D
+    and of one length (labels have no ties to break).
+
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
@@ -353,7 +374,7 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
         )
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty: accuracy needs >= 1 sample.")
-    return float(np.mean(y_true == y_pred))
+    return float(accuracy_score(y_true, y_pred))
 
 
 _METRIC_FORMS = '"accuracy", "mrr@K", "hr@K" or "ndcg@K" (K an integer >= 1)'
@@ -405,13 +426,12 @@ def score_with_metric(metric: str, scores: ArrayLike, targets: ArrayLike) -> flo
         arr = _check_scores(scores)
         tgt = _check_targets(targets, *arr.shape)
         step = _check_chunk_size(None, arr.shape[1])
-        correct = 0
+        predicted = np.empty(arr.shape[0], dtype=np.int64)
         for start in range(0, arr.shape[0], step):
             block = arr[start : start + step]
             _raise_if_nan(block, start)
-            hits = block.argmax(axis=1) == tgt[start : start + step]
-            correct += int(np.count_nonzero(hits))
-        return correct / arr.shape[0]
+            predicted[start : start + step] = block.argmax(axis=1)
+        return accuracy(tgt, predicted)
     match = _METRIC_PATTERN.match(name)
     if match is None:
         raise ValueError(f"Unknown metric {metric!r}; valid forms are {_METRIC_FORMS}.")

