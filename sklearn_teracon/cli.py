@@ -329,7 +329,12 @@ def _select_tasks(stream, args):
 
 def _make_encoder(args):
     from .encoder import ContinualUserEncoder
+    from .training._device import check_device
 
+    try:
+        check_device(args.device)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
     return ContinualUserEncoder(
         embedding_dim=args.embedding_dim,
         n_blocks=args.n_blocks,
