@@ -26,7 +26,7 @@ from .metrics import default_metric, score_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .training import build_net, seeded
 from .training._device import check_device
-from .training.callbacks import non_finite_parameters
+from .training.callbacks import non_finite_outputs
 from .training.persistence import module_architecture
 
 DEFAULT_TASK = {NEXT_ITEM: "next_item", LABELS: "labels"}
@@ -439,11 +439,12 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             net.grow(len(vocabulary), task=record.index)
             net.start_task(record.index, list(tasks))
             net.fit_task(encoded, targets, epochs=self.max_epochs)
-        non_finite = non_finite_parameters(net.module_)
-        if non_finite:  # e.g. a user callback that restored bad weights
+        # The commit below is skipped, so the encoder stays as it was.
+        problem = non_finite_outputs(net, encoded[: self.batch_size], list(tasks))
+        if problem:
             raise ValueError(
-                f"training task {name!r} left NaN or infinite weights "
-                f"({', '.join(non_finite[:3])}); the encoder is left as it was"
+                f"training diverged on task {name!r}: {problem}; lower lr (now "
+                f"{self.lr:g}); the encoder is left as it was"
             )
         record.fit_time += time.perf_counter() - start
         record.n_samples_seen += len(sequences)

@@ -17,6 +17,7 @@ import json
 import math
 import numbers
 import os
+import reprlib
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -510,48 +511,114 @@ class ContinualReport:
         ValueError
             If the text is not a continual report.
         """
+        if not isinstance(text, str | bytes | bytearray):
+            raise TypeError(f"text must be a JSON string, got {type(text).__name__}")
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ValueError(f"not a continual report: invalid JSON ({exc})") from exc
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
             raise ValueError(
                 f"not a continual report: expected a JSON object with format "
                 f"{_FORMAT!r}"
             )
-        if data.get("version", 0) > _FORMAT_VERSION:
+
+        def invalid(where: str, expected: str, value) -> ValueError:
+            shown = reprlib.repr(value)
+            return ValueError(
+                f"not a valid continual report: {where} must be {expected}, got {shown}"
+            )
+
+        def is_number(value) -> bool:  # or None, which stands for NaN
+            if value is None:
+                return True
+            return isinstance(value, int | float) and not isinstance(value, bool)
+
+        version = data.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise invalid("version", "an integer", version)
+        if version > _FORMAT_VERSION:
             raise ValueError(
-                f"continual report version {data['version']} is newer than this "
+                f"continual report version {version} is newer than this "
                 f"library understands ({_FORMAT_VERSION}); upgrade sklearn-teracon"
             )
-        tasks = data["tasks"]
+        tasks = data.get("tasks")
+        if not isinstance(tasks, list) or not tasks:
+            raise invalid("tasks", "a non-empty list of task objects", tasks)
         T = len(tasks)
+        for j, task in enumerate(tasks):
+            if not isinstance(task, dict):
+                raise invalid(f"tasks[{j}]", "an object", task)
+            for key in ("name", "metric"):
+                if not isinstance(task.get(key), str):
+                    raise invalid(f"tasks[{j}].{key}", "a string", task.get(key))
+            if not isinstance(task.get("kind"), str | None):
+                raise invalid(f"tasks[{j}].kind", "a string or null", task["kind"])
+            for key in ("single_task", "fit_time", "single_task_fit_time"):
+                if not is_number(task.get(key)):
+                    raise invalid(f"tasks[{j}].{key}", "a number or null", task[key])
+            n = task.get("n_test")
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
+                raise invalid(f"tasks[{j}].n_test", "an integer or null", n)
+        for key in ("R", "task_relations"):
+            matrix = data.get(key)
+            if matrix is None and key == "task_relations":
+                continue
+            if not (
+                isinstance(matrix, list)
+                and len(matrix) == T
+                and all(
+                    isinstance(row, list)
+                    and len(row) == T
+                    and all(is_number(v) for v in row)
+                    for row in matrix
+                )
+            ):
+                raise invalid(key, f"a {T}×{T} list of numbers or nulls", matrix)
+        for key in ("history", "params", "baselines"):
+            if not isinstance(data.get(key), dict | None):
+                raise invalid(key, "an object", data[key])
+        for name, scores in (data.get("baselines") or {}).items():
+            if not (
+                isinstance(scores, list)
+                and len(scores) == T
+                and all(is_number(v) for v in scores)
+            ):
+                raise invalid(f"baselines[{name!r}]", f"{T} numbers or nulls", scores)
+        for key in ("stream", "single_task_source"):
+            if not isinstance(data.get(key), str | None):
+                raise invalid(key, "a string or null", data[key])
+        if not is_number(data.get("total_time")):
+            raise invalid("total_time", "a number or null", data["total_time"])
         kinds = [t.get("kind") for t in tasks]
         n_test = [t.get("n_test") for t in tasks]
         relations = data.get("task_relations")
-        return cls(
-            task_names=[t["name"] for t in tasks],
-            metrics=[t["metric"] for t in tasks],
-            R=_float_array(data["R"], (T, T)),
-            single_task_scores=np.array(
-                [_nan_if_none(t.get("single_task")) for t in tasks]
-            ),
-            fit_times=np.array([_nan_if_none(t.get("fit_time")) for t in tasks]),
-            task_kinds=None if any(k is None for k in kinds) else kinds,
-            single_task_source=data.get("single_task_source"),
-            single_task_fit_times=np.array(
-                [_nan_if_none(t.get("single_task_fit_time")) for t in tasks]
-            ),
-            task_relations=None
-            if relations is None
-            else _float_array(relations, (T, T)),
-            history=data.get("history") or {},
-            params=data.get("params") or {},
-            stream=data.get("stream") or "",
-            n_test=None if any(n is None for n in n_test) else n_test,
-            total_time=_nan_if_none(data.get("total_time")),
-            baseline_scores=data.get("baselines") or {},
-        )
+        try:
+            return cls(
+                task_names=[t["name"] for t in tasks],
+                metrics=[t["metric"] for t in tasks],
+                R=_float_array(data["R"], (T, T)),
+                single_task_scores=np.array(
+                    [_nan_if_none(t.get("single_task")) for t in tasks]
+                ),
+                fit_times=np.array([_nan_if_none(t.get("fit_time")) for t in tasks]),
+                task_kinds=None if any(k is None for k in kinds) else kinds,
+                single_task_source=data.get("single_task_source"),
+                single_task_fit_times=np.array(
+                    [_nan_if_none(t.get("single_task_fit_time")) for t in tasks]
+                ),
+                task_relations=None
+                if relations is None
+                else _float_array(relations, (T, T)),
+                history=data.get("history") or {},
+                params=data.get("params") or {},
+                stream=data.get("stream") or "",
+                n_test=None if any(n is None for n in n_test) else n_test,
+                total_time=_nan_if_none(data.get("total_time")),
+                baseline_scores=data.get("baselines") or {},
+            )
+        except (ValueError, OverflowError) as exc:  # e.g. an int beyond float range
+            raise ValueError(f"not a valid continual report: {exc}") from exc
 
     @classmethod
     def load_json(cls, path: str | os.PathLike) -> ContinualReport:

@@ -56,7 +56,14 @@ def default_metric(n_classes: int) -> str:
     >>> default_metric(7), default_metric(1682)
     ('accuracy', 'mrr@5')
     """
-    return "accuracy" if 0 < n_classes <= MAX_ACCURACY_CLASSES else "mrr@5"
+    if not isinstance(n_classes, numbers.Integral) or isinstance(n_classes, bool):
+        raise TypeError(
+            f"n_classes must be an integer, got {type(n_classes).__name__} "
+            f"{n_classes!r}"
+        )
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be at least 1, got {n_classes}")
+    return "accuracy" if n_classes <= MAX_ACCURACY_CLASSES else "mrr@5"
 
 
 # --------------------------------------------------------------------------- #

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 
@@ -84,3 +85,19 @@ class StopOnNonFinite(Callback):
             f"(now {net.lr:g}) or the loss weights; the model is left as it was "
             "before this call"
         )
+
+
+def non_finite_outputs(net, X, task_names: list[str]) -> str | None:
+    """What of a trained net is not finite, in words; None if nothing is.
+
+    Finite weights are not enough: a last step of a diverging run can leave
+    weights near 1e30 whose products overflow, so every task's outputs on
+    ``X`` (a few encoded users) are checked as well.
+    """
+    bad = non_finite_parameters(net.module_)
+    if bad:
+        return f"the weights {', '.join(bad[:3])} hold NaN or infinity"
+    for index, name in enumerate(task_names):
+        if not np.isfinite(net.predict_logits(X, index)).all():
+            return f"the outputs of task {name!r} hold NaN or infinity"
+    return None
