@@ -165,19 +165,25 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     ----------
     embedding_dim : int, default=64
         Width d of item embeddings, hidden states and user representations
-        (the paper uses 256; 64 trains on a laptop CPU in minutes).
+        (the paper uses 256; 64 trains on a laptop CPU in minutes). At most
+        4096. ``embedding_dim``, ``n_blocks``, ``dilations`` and
+        ``kernel_size`` shape the network: changing one on a fitted encoder
+        needs ``fit`` (``partial_fit`` and ``save`` refuse it).
     n_blocks : int, default=4
-        Residual blocks (the paper uses 8). Each has two mask slots.
+        Residual blocks (the paper uses 8), at most 128. Each has two mask
+        slots.
     dilations : sequence of int or None, default=None
-        Dilation r of each block (its second convolution uses 2r). None
-        repeats the paper's (1, 4) pattern over ``n_blocks``.
+        Dilation r of each block (its second convolution uses 2r): ``n_blocks``
+        integers in [1, 1024]. None repeats the paper's (1, 4) pattern over
+        ``n_blocks``.
     kernel_size : int, default=3
-        Width of every causal convolution.
+        Width of every causal convolution, at most 64.
     max_len : int, default=50
-        Positions kept per user: longer sequences keep their most recent items.
+        Positions kept per user (2 to 10000): longer sequences keep their most
+        recent items.
     s : float, default=50.0
-        Mask scale: masks are ``σ(s·…)``. Training anneals it from 1/s to s
-        within each epoch; prediction uses s.
+        Mask scale in [1, 1e4]: masks are ``σ(s·…)``. Training anneals it from
+        1/s to s within each epoch; prediction uses s.
     c : float, default=6.0
         Sharpness of relation-aware sampling:
         ``ρ_ij = 1 − mean_k σ(c·cos(m_i^k, m̃_j^k))``.
@@ -719,7 +725,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         elif y is None:
             raise ValueError(f"task {record.name!r} is labelled: score needs y")
         scores = self.decision_function(X, record.name)
-        y = check_labels(y, len(scores)) if record.kind == LABELS else np.asarray(y)
+        if record.kind == LABELS:
+            y = check_labels(y, len(scores))
+        else:
+            y = _check_next_items(y, len(scores))
         return score_with_metric(record.metric, scores, self._targets(record, y))
 
     def _targets(self, record: TaskRecord, y) -> np.ndarray:
@@ -758,6 +767,18 @@ def _check_task_data(sequences, y, classes, name: str, record: TaskRecord | None
             "sequence given has only 1"
         )
     return None, None
+
+
+def _check_next_items(y, n_samples: int) -> np.ndarray:
+    """The next item of each of ``n_samples`` sequences, given to ``score``."""
+    items = None if isinstance(y, str | bytes) else np.asarray(y, dtype=object)
+    if items is None or items.ndim != 1 or len(items) != n_samples:
+        shape = "a string" if items is None else f"shape {items.shape}"
+        raise ValueError(
+            f"y must hold one next item per sequence ({n_samples}); got {shape}"
+        )
+    check_sequences([items.tolist()], name="y")  # every entry an item id
+    return items
 
 
 def _log_prior(targets, n_outputs: int) -> np.ndarray | None:

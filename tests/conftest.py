@@ -1,10 +1,31 @@
 """Small, seeded data and models shared by the tests (offline, seconds)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 from sklearn_teracon import ContinualUserEncoder
+
+try:  # the fuzz tests' profiles: `ci` by default, HYPOTHESIS_PROFILE to choose
+    from hypothesis import HealthCheck, settings
+except ImportError:  # tests/test_fuzz.py skips itself
+    pass
+else:
+    _quiet = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    settings.register_profile(
+        "ci",
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=_quiet,
+    )
+    settings.register_profile(
+        "thorough", max_examples=1000, deadline=None, suppress_health_check=_quiet
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TINY = dict(
     embedding_dim=16,
