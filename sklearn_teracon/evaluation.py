@@ -652,8 +652,8 @@ class EvaluationInterrupted(KeyboardInterrupt):
 class ContinualEvaluator:
     """Train an encoder over a task stream and measure the continual matrix R.
 
-    The protocol of the paper (DESIGN.md §6): a copy of ``encoder`` learns the
-    tasks of a stream one after the other with
+    The protocol of the paper (see :doc:`/evaluation`): a copy of ``encoder``
+    learns the tasks of a stream one after the other with
     ``partial_fit(*task.train, task=task.name)`` (the encoder holds out its
     own validation users; the stream's validation split is not used). After
     each task ``i`` every task ``j <= i`` is scored on its **test** split with

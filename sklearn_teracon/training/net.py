@@ -47,7 +47,7 @@ class ContinualNet(NeuralNet):
     The net is told which task it trains (:meth:`start_task`); ``infer`` and
     ``get_loss`` then run that task's masks and head, and while earlier tasks
     exist ``get_loss`` adds the knowledge-retention term against a frozen
-    teacher (DESIGN.md §4.5–4.6).
+    teacher (see :doc:`/model`).
 
     Parameters
     ----------

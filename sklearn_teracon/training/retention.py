@@ -1,4 +1,4 @@
-"""Knowledge retention and relation-aware sampling (DESIGN.md §4.3, §4.5, §4.6)."""
+"""Knowledge retention and relation-aware sampling (see :doc:`/model`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def annealed_scale(s: float, batch: int, n_batches: int) -> float:
 
     Examples
     --------
+    >>> from sklearn_teracon.training import annealed_scale
     >>> annealed_scale(50.0, 0, 5), annealed_scale(50.0, 4, 5)
     (0.02, 50.0)
     """
