@@ -424,7 +424,7 @@ def _run_in(out: Path, args, started: float) -> int:
     if not args.quiet:
         print(stream)
         print()
-    from .evaluation import ContinualEvaluator
+    from .evaluation import ContinualEvaluator, EvaluationInterrupted
 
     evaluator = ContinualEvaluator(
         encoder,
@@ -432,10 +432,26 @@ def _run_in(out: Path, args, started: float) -> int:
         verbose=0 if args.quiet else 1,
     )
     with _thread_limit(args.threads):
-        report = evaluator.evaluate(stream)
+        try:
+            report = evaluator.evaluate(stream)
+        except EvaluationInterrupted as exc:
+            if exc.report is not None:  # keep what Ctrl-C would throw away
+                print(
+                    f"\ninterrupted: the report of the {exc.report.n_tasks} "
+                    f"finished tasks (of {len(stream)})"
+                )
+                _write_report(exc.report, out, args)
+            raise
 
     if not args.quiet:
         print()
+    _write_report(report, out, args)
+    print(f"total time {time.perf_counter() - started:.0f}s")
+    return EXIT_OK
+
+
+def _write_report(report, out: Path, args) -> None:
+    """Print ``report`` and write report.json, report.md and the figures."""
     print(report.to_text())
     print()
     try:
@@ -444,9 +460,7 @@ def _run_in(out: Path, args, started: float) -> int:
         written = ["report.json", "report.md", *_write_figures(report, out)]
     except OSError as exc:
         raise UserError(f"--out {args.out}: cannot write the report ({exc})") from exc
-    print(f"wrote {', '.join(written)} to {out}")
-    print(f"total time {time.perf_counter() - started:.0f}s")
-    return EXIT_OK
+    print(f"wrote {', '.join(written)} to {out}", flush=True)
 
 
 def _silence_stdout() -> None:

@@ -71,6 +71,7 @@ class TaskName(str):
     Examples
     --------
     >>> from sklearn.utils.validation import _is_arraylike
+    >>> from sklearn_teracon import TaskName
     >>> _is_arraylike(TaskName("age"))
     False
     """
