@@ -257,6 +257,8 @@ def test_build_net_uses_current_parameters(fitted):
         c=2.0,
         alpha=0.1,
         rho_min=0.2,
+        relation="paper",
+        sampling="uniform",
         lr=0.5,
         batch_size=8,
         validation_fraction=0.0,
@@ -268,6 +270,7 @@ def test_build_net_uses_current_parameters(fitted):
     )
     assert net.module_ is fitted.net_.module_
     assert (net.s, net.c, net.alpha, net.rho_min, net.lr) == (7.0, 2.0, 0.1, 0.2, 0.5)
+    assert (net.relation, net.sampling) == ("paper", "uniform")
 
 
 # -- bad input -------------------------------------------------------------------

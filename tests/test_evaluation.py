@@ -258,6 +258,10 @@ def test_text_table_has_a_row_per_task_and_the_transfer_lines(run):
             f"{report.R[j, j]:.4f}",
             f"{report.R[-1, j]:.4f}",
             f"{report.single_task_scores[j]:.4f}",
+            *(
+                f"{scores[j]:.4f}" if np.isfinite(scores[j]) else "n/a"
+                for scores in report.baseline_scores.values()
+            ),
         ]
     for label, value in (("BWT", report.bwt), ("FWT", report.fwt)):
         line = next(line for line in lines if line.startswith(label + " "))
@@ -353,3 +357,32 @@ def test_evaluator_is_a_plain_parameter_holder():
     assert not hasattr(evaluator, "report_")
     twin = clone(enc)
     assert twin.get_params() == enc.get_params()
+
+
+# --------------------------------------------------------------------------- #
+# baselines beside the encoder
+# --------------------------------------------------------------------------- #
+def test_report_scores_the_baselines_of_each_task_kind(run):
+    _, report = run
+    scores = report.baseline_scores
+    assert list(scores) == ["popularity", "itemknn", "bow_lr"]
+    # next_item is an item task: popularity and co-occurrence, no classifier.
+    assert np.isfinite(scores["itemknn"][0]) and np.isnan(scores["bow_lr"][0])
+    # profile tasks: majority class and the bag-of-items classifier.
+    assert np.isnan(scores["itemknn"][1:]).all()
+    assert np.isfinite(scores["bow_lr"][1:]).all()
+    # the planted category is readable from the items: far above the majority
+    assert scores["bow_lr"][1] > scores["popularity"][1] + 0.2
+    assert "itemknn" in report.to_markdown()
+    again = ContinualReport.from_json(report.to_json())
+    for name, values in scores.items():
+        np.testing.assert_array_equal(again.baseline_scores[name], values)
+    assert list(report.to_frame().columns[-3:]) == list(scores)
+
+
+def test_baselines_can_be_left_out(stream):
+    report = ContinualEvaluator(
+        make_encoder(), single_task=None, baselines=False
+    ).evaluate(stream.select(["next_item"]))
+    assert report.baseline_scores == {}
+    assert "popularity" not in str(report)

@@ -56,7 +56,7 @@ def test_relation_aware_ratio_and_its_floor():
     student = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
     teacher = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     # cos = 1 and 1/√2; ρ = 1 − (σ(6) + σ(6/√2)) / 2 = 0.0083193
-    rho = relation_aware_ratio(student, teacher, c=6.0)
+    rho = relation_aware_ratio(student, teacher, c=6.0, measure="paper")
     assert float(rho) == pytest.approx(0.0083193, abs=1e-6)
     # The reference's collapse (ρ ≈ 0.008) is floored ...
     assert floored_ratio(rho, 0.05) == 0.05
