@@ -1,4 +1,8 @@
-"""Relation-aware sampling against its two extremes (the paper's efficiency claim).
+"""
+Relation-aware sampling against its two extremes
+================================================
+
+Relation-aware sampling against its two extremes (the paper's efficiency claim).
 
 Three ways to pick the users that retain the earlier tasks, on the same
 stream and seeds:
@@ -64,6 +68,14 @@ def study(dataset: str, seeds: list[int], tasks: list[str] | None) -> None:
             rows.append(
                 (name, seed, seconds, report.final, report.bwt, report.forgetting, raw)
             )
+            if "category" in stream.names:
+                names = list(evaluator.encoder_.tasks_)
+                row = evaluator.encoder_.task_relations_[names.index("category")]
+                print(
+                    "    relations to category: "
+                    + " ".join(f"{t}={row[names.index(t)]:+.3f}" for t in names),
+                    flush=True,
+                )
             print(
                 f"{name:15s} seed {seed}: {seconds:.2f} s/epoch, final "
                 + " ".join(f"{v:.4f}" for v in report.final)
