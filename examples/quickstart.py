@@ -1,6 +1,13 @@
-"""Learn three tasks continually on the synthetic stream and use all of them.
+"""
+Quickstart: three tasks, one encoder
+====================================
 
-Run: ``python examples/quickstart.py`` (offline, about a minute on a laptop CPU).
+Learn three tasks continually on the synthetic stream and use all of them:
+scores after every task, top-5 next items, the universal representation and
+the task relations.
+
+Not run when the documentation is built (about a minute on a laptop CPU); run
+it with ``python examples/quickstart.py`` (offline).
 """
 
 from sklearn_teracon import ContinualUserEncoder

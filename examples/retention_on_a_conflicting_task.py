@@ -1,4 +1,8 @@
-"""How much knowledge retention protects a task from a conflicting later task.
+"""
+Retention against a conflicting task
+====================================
+
+How much knowledge retention protects a task from a conflicting later task.
 
 On the synthetic stream, ``conflict`` reads the rival items that ``category``
 must ignore: a shared backbone that learns ``conflict`` unprotected forgets
@@ -6,7 +10,8 @@ must ignore: a shared backbone that learns ``conflict`` unprotected forgets
 without retention (``alpha``) over several seeds and prints category's accuracy
 before and after learning ``conflict``.
 
-Run: ``python examples/retention_on_a_conflicting_task.py`` (a few minutes).
+Not run when the documentation is built (a few minutes); run it with
+``python examples/retention_on_a_conflicting_task.py``.
 """
 
 import numpy as np

@@ -1,11 +1,16 @@
-"""How the floor of the sampling ratio (rho_min) keeps next-item alive.
+"""
+The floor of the sampling ratio on MovieLens-100K
+=================================================
+
+How the floor of the sampling ratio (rho_min) keeps next-item alive.
 
 Trains next_item → liked → five_star → age on MovieLens-100K for each
 ``rho_min`` given and prints next-item MRR@5 (and each task's own score) after
 every task. Needs the MovieLens-100K wheel (downloaded on first use).
 
-Run: ``python examples/rho_floor_on_movielens.py 0.05 0.1 0.25`` (about a
-minute per value on a 2-core CPU).
+Not run when the documentation is built (it needs MovieLens); run it with
+``python examples/rho_floor_on_movielens.py 0.05 0.1 0.25`` (about a minute
+per value on a 2-core CPU).
 """
 
 import sys
