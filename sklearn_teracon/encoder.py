@@ -10,7 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
@@ -353,6 +357,21 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        # scikit-learn's Integral intervals accept True and False; torch does not.
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            integral = any(
+                isinstance(c, Interval) and c.type is numbers.Integral
+                for c in constraints
+            )
+            if integral and isinstance(value, bool | np.bool_):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be an "
+                    f"int, got the bool {value!r} instead."
+                )
 
     @property
     def n_tasks_(self) -> int:
