@@ -16,6 +16,7 @@ import doctest
 import importlib
 import pkgutil
 import re
+import runpy
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,24 @@ def test_pages_skip_few_examples():
         if block.skip is not None
     ]
     assert len(skipped) <= 12, skipped
+
+
+def test_docs_build_offline_unless_intersphinx_is_asked_for(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # conf.py sets it for the gallery
+    monkeypatch.delenv("SKLEARN_TERACON_DOCS_INTERSPHINX", raising=False)
+    conf = runpy.run_path(str(DOCS / "conf.py"))
+    assert "sphinx.ext.intersphinx" not in conf["extensions"]
+    assert "sphinx_gallery.gen_gallery" in conf["extensions"]
+    monkeypatch.setenv("SKLEARN_TERACON_DOCS_INTERSPHINX", "1")
+    conf = runpy.run_path(str(DOCS / "conf.py"))
+    assert "sphinx.ext.intersphinx" in conf["extensions"]
+    assert set(conf["intersphinx_mapping"]) == {"python", "sklearn", "skorch"}
+
+
+def test_ci_builds_the_docs_with_warnings_as_errors():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'python -m pip install -e ".[docs]"' in ci
+    assert "python -m sphinx -W -b html docs docs/_build/html" in ci
 
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
