@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import numbers
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,7 @@ def save_encoder(enc, path) -> None:
     Everything that ``load`` checks is checked here first, so ``save`` never
     writes a file that ``load`` refuses.
     """
+    path = _check_path(path)
     enc._validate_params()
     enc._check_architecture()
     non_finite = non_finite_parameters(enc.net_.module_)
@@ -80,7 +82,7 @@ def load_encoder(cls, path, *, device: str | None = None):
     """An encoder of class ``cls`` from ``path`` (``ContinualUserEncoder.load``)."""
     from .encoder import TaskRecord
 
-    path = Path(path)
+    path = _check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     description = _read_description(path)
@@ -116,6 +118,14 @@ def load_encoder(cls, path, *, device: str | None = None):
     return enc
 
 
+def _check_path(path) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"path must be a string or path-like, got {type(path).__name__}"
+        )
+    return Path(path)
+
+
 # -- writing ------------------------------------------------------------------
 def _describe(enc, layout: dict) -> dict:
     params = enc.get_params(deep=False)
@@ -130,7 +140,7 @@ def _describe(enc, layout: dict) -> dict:
         # What the fitted net predicts with; the parameters may have changed
         # since (set_params after fitting), and a round trip keeps predictions.
         "net": {"s": float(enc.net_.s), "batch_size": int(enc.net_.batch_size)},
-        "structure": enc.net_.module_.structure(),
+        "structure": enc.net_.structure(),
         "tensors": layout,
         "vocabulary": _json_items(enc.item_vocabulary_.items),
         "tasks": [
@@ -264,9 +274,16 @@ def _check_tensors(path: Path, tensors: dict, description: dict, enc):
             path,
             f"the description needs at least {needed} weights, the file holds {held}",
         )
-    module = build_module(
-        structure, dim=dim, dilations=enc._dilations(), kernel_size=enc.kernel_size
-    )
+    try:
+        module = build_module(
+            structure,
+            dim=dim,
+            dilations=enc._dilations(),
+            kernel_size=enc.kernel_size,
+            strategy=enc._strategy(),
+        )
+    except ValueError as exc:
+        raise _tampered(path, f"invalid strategy state: {exc}") from None
     expected = tensor_layout(module.state_dict())
     listed = {
         name: {k: v for k, v in entry.items() if k != "sha256"}

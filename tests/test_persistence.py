@@ -318,3 +318,12 @@ def test_format_1_files_are_refused_with_a_reason(saved, tmp_path):
     _rewrite(saved, bad, description=lambda d: d.update(format_version=1))
     with pytest.raises(ValueError, match="format 1.*integrity digests.*save"):
         ContinualUserEncoder.load(bad)
+
+
+@pytest.mark.parametrize("path", [None, 3, b"model.safetensors", ["m"]])
+def test_paths_of_the_wrong_type_are_refused(every_kind, path):
+    enc, _ = every_kind
+    with pytest.raises(TypeError, match="path must be a string or path-like"):
+        enc.save(path)
+    with pytest.raises(TypeError, match="path must be a string or path-like"):
+        ContinualUserEncoder.load(path)
