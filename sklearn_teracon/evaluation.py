@@ -859,7 +859,9 @@ class ContinualEvaluator:
                 raise self._interrupted(enc, tasks, R, fit_times, None, stream) from exc
         else:
             single_scores, source = single, "given"
-        baseline_scores = self._score_baselines(tasks, metrics) if self.baselines else {}
+        baseline_scores = (
+            self._score_baselines(tasks, metrics) if self.baselines else {}
+        )
 
         report = ContinualReport(
             task_names=names,
@@ -897,7 +899,9 @@ class ContinualEvaluator:
                 row[j] = baseline.score(*task.test, metric=metrics[j])
             self._say(
                 f"[baselines] {task.name}: "
-                + ", ".join(f"{n}={s[j]:.4f}" for n, s in scores.items() if s[j] == s[j])
+                + ", ".join(
+                    f"{n}={s[j]:.4f}" for n, s in scores.items() if s[j] == s[j]
+                )
             )
         return scores
 
