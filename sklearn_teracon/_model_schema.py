@@ -134,7 +134,19 @@ def _check_params(params, cls):
 
 
 def _check_structure(structure) -> tuple[int, dict]:
-    _check_keys(structure, {"n_embeddings", "head_kinds", "head_sizes"}, "structure")
+    _check_keys(
+        structure,
+        {"n_embeddings", "head_kinds", "head_sizes", "strategy_state"},
+        "structure",
+    )
+    # The strategy checks its own state's sizes when it rebuilds it.
+    state = structure["strategy_state"]
+    _require(
+        isinstance(state, dict) and _is_shallow(state),
+        "structure.strategy_state",
+        f"an object nested at most {_MAX_HISTORY_DEPTH} deep",
+        state,
+    )
     _check_int(
         structure["n_embeddings"], "structure.n_embeddings", N_RESERVED, _MAX_ROWS
     )

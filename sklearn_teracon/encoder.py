@@ -28,6 +28,7 @@ from ._sequences import (
 )
 from .metrics import default_metric, score_with_metric
 from .nn import LABELS, NEXT_ITEM
+from .strategies import STRATEGIES, get_strategy
 from .training import build_net, seeded
 from .training._device import check_device
 from .training.callbacks import non_finite_outputs
@@ -210,6 +211,21 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         ``"uniform"`` retains ``rho_min`` of every batch for each earlier
         task whatever the relations (the paper's ρ = ρ_min ablation;
         ``rho_min=1`` retains every user).
+    strategy : str, default="teracon"
+        The continual-learning strategy: ``"teracon"`` (this model), or one
+        of the systems the paper compares it with: ``"sequential"``,
+        ``"finetune"``, ``"single"``, ``"joint"`` (see :doc:`/strategies`).
+        ``c``, ``alpha``, ``rho_min``, ``relation`` and ``sampling`` are
+        TERACON's and only act with ``"teracon"``. It cannot change on a
+        fitted encoder (``fit`` starts over).
+    strategy_params : dict or None, default=None
+        Parameters of the chosen strategy, by name (``None``: its defaults),
+        validated by the strategy when training starts. A dict rather than
+        estimator parameters because each strategy has its own: the
+        estimator's signature stays the same whatever strategies exist, and
+        ``GridSearchCV`` still searches them
+        (``{"strategy_params": [{...}, {...}]}``). TERACON's own parameters
+        stay estimator parameters (above), as they were before strategies.
     lr : float, default=1e-3
         Adam learning rate.
     batch_size : int, default=128
@@ -289,6 +305,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         "rho_min": [Interval(numbers.Real, 0, 1, closed="right")],
         "relation": [StrOptions({"centered", "paper"})],
         "sampling": [StrOptions({"relation_aware", "uniform"})],
+        "readout": [StrOptions({"last", "mean"})],
+        "retained_positions": [StrOptions({"all", "last"})],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "strategy_params": [dict, None],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -315,6 +335,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         rho_min: float = 0.1,
         relation: str = "centered",
         sampling: str = "relation_aware",
+        readout: str = "last",
+        retained_positions: str = "all",
+        strategy: str = "teracon",
+        strategy_params: dict | None = None,
         lr: float = 1e-3,
         batch_size: int = 128,
         max_epochs: int = 20,
@@ -337,6 +361,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         self.rho_min = rho_min
         self.relation = relation
         self.sampling = sampling
+        self.readout = readout
+        self.retained_positions = retained_positions
+        self.strategy = strategy
+        self.strategy_params = strategy_params
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -372,6 +400,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
                     f"The {name!r} parameter of {type(self).__name__} must be an "
                     f"int, got the bool {value!r} instead."
                 )
+        self._strategy()  # strategy_params are the strategy's to check
 
     @property
     def n_tasks_(self) -> int:
@@ -537,12 +566,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             embedding_dim=self.embedding_dim,
             dilations=self._dilations(),
             kernel_size=self.kernel_size,
+            strategy=self._strategy(),
             s=self.s,
-            c=self.c,
-            alpha=self.alpha,
-            rho_min=self.rho_min,
-            relation=self.relation,
-            sampling=self.sampling,
+            readout=self.readout,
             lr=self.lr,
             batch_size=self.batch_size,
             validation_fraction=validation,
@@ -553,6 +579,23 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             seed=seed,
             task_name=task_name,
         )
+
+    def _strategy(self):
+        """A new object of the ``strategy`` with its parameters, validated.
+
+        Estimator parameters that the strategy reads (TERACON's ``c``,
+        ``alpha``, ...) are passed on; ``strategy_params`` may not repeat them.
+        """
+        own = dict(self.strategy_params or {})
+        estimator_params = STRATEGIES[self.strategy].estimator_params
+        repeated = sorted(set(own) & set(estimator_params))
+        if repeated:
+            raise ValueError(
+                f"strategy_params repeats {repeated}: set it as the estimator's "
+                f"parameter ({repeated[0]}=...)"
+            )
+        own.update({name: getattr(self, name) for name in estimator_params})
+        return get_strategy(self.strategy, **own)
 
     def _dilations(self) -> list[int]:
         if self.dilations is None:
@@ -586,6 +629,13 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         the network has changed.
         """
         built = module_architecture(self.net_.module_)
+        if self.strategy != self.net_.strategy.name:
+            raise ValueError(
+                f"strategy={self.strategy!r}, but the fitted network was trained "
+                f"with strategy={self.net_.strategy.name!r}, whose per-task state "
+                "it holds. Call fit to start over (it forgets every task), or "
+                f"set_params(strategy={self.net_.strategy.name!r})"
+            )
         wanted = {
             "embedding_dim": self.embedding_dim,
             "n_blocks": self.n_blocks,

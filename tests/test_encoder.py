@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Callback
 
 from sklearn_teracon import ContinualUserEncoder
+from sklearn_teracon.strategies import get_strategy
 from sklearn_teracon.training import build_net
 
 from .conftest import TINY
@@ -225,11 +226,12 @@ def test_verbose_shows_the_epoch_table(toy, capsys):
 def test_teacher_is_frozen_at_full_scale(fitted):
     net = fitted.net_
     net.start_task(1)
+    teacher = net.strategy.teacher_
     expected = net.module_.masks.all_masks(net.s)
-    torch.testing.assert_close(net.teacher_.masks, expected)
-    assert not any(p.requires_grad for p in net.teacher_.module.parameters())
+    torch.testing.assert_close(teacher.masks, expected)
+    assert not any(p.requires_grad for p in teacher.module.parameters())
     net.end_task()
-    assert net.teacher_ is None
+    assert net.strategy.teacher_ is None
 
 
 def test_no_teacher_without_retention(toy):
@@ -254,12 +256,15 @@ def test_build_net_uses_current_parameters(fitted):
         embedding_dim=16,
         dilations=[1],
         kernel_size=3,
+        strategy=get_strategy(
+            "teracon",
+            c=2.0,
+            alpha=0.1,
+            rho_min=0.2,
+            relation="paper",
+            sampling="uniform",
+        ),
         s=7.0,
-        c=2.0,
-        alpha=0.1,
-        rho_min=0.2,
-        relation="paper",
-        sampling="uniform",
         lr=0.5,
         batch_size=8,
         validation_fraction=0.0,
@@ -270,8 +275,15 @@ def test_build_net_uses_current_parameters(fitted):
         seed=0,
     )
     assert net.module_ is fitted.net_.module_
-    assert (net.s, net.c, net.alpha, net.rho_min, net.lr) == (7.0, 2.0, 0.1, 0.2, 0.5)
-    assert (net.relation, net.sampling) == ("paper", "uniform")
+    teracon = net.strategy
+    assert (net.s, teracon.c, teracon.alpha, teracon.rho_min, net.lr) == (
+        7.0,
+        2.0,
+        0.1,
+        0.2,
+        0.5,
+    )
+    assert (teracon.relation, teracon.sampling) == ("paper", "uniform")
 
 
 # -- bad input -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from .masks import TaskMaskBank
 NEXT_ITEM = "next_item"
 LABELS = "labels"
 HEAD_KINDS = (NEXT_ITEM, LABELS)
+READOUTS = ("last", "mean")
 
 
 class TeraconModule(nn.Module):
@@ -90,9 +91,22 @@ class TeraconModule(nn.Module):
         """Hidden states ``[batch, length, d]`` under ``task``'s masks."""
         return self.backbone(items, self.masks(task, s))
 
-    def forward(self, items: torch.Tensor, task: int, s: float) -> torch.Tensor:
-        """Logits of ``task`` for the user representation (last position)."""
-        return self.heads[task](self.hidden(items, task, s)[:, -1])
+    def represent(
+        self, items: torch.Tensor, task: int, s: float, readout: str = "last"
+    ) -> torch.Tensor:
+        """User representations ``[batch, d]`` under ``task``'s masks.
+
+        ``"last"``: the hidden state at the last position (the paper's);
+        ``"mean"``: the mean hidden state over the user's real positions,
+        which weighs the whole history alike instead of its latest items.
+        """
+        return read_out(self.hidden(items, task, s), items, readout)
+
+    def forward(
+        self, items: torch.Tensor, task: int, s: float, readout: str = "last"
+    ) -> torch.Tensor:
+        """Logits of ``task`` for the user representation."""
+        return self.heads[task](self.represent(items, task, s, readout))
 
     def position_logits(
         self, items: torch.Tensor, task: int, s: float, positions: torch.Tensor
@@ -103,3 +117,17 @@ class TeraconModule(nn.Module):
         positions, which would be most of a full-vocabulary head's work.
         """
         return self.heads[task](self.hidden(items, task, s)[positions])
+
+
+def read_out(hidden: torch.Tensor, items: torch.Tensor, readout: str) -> torch.Tensor:
+    """User representations ``[batch, d]`` from hidden states ``[batch, length, d]``.
+
+    ``readout`` is ``"last"`` or ``"mean"`` (see ``TeraconModule.represent``);
+    the strategies read out the hidden states they serve a task with here too.
+    """
+    if readout == "last":
+        return hidden[:, -1]
+    if readout != "mean":
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    keep = (items != 0).unsqueeze(-1).to(hidden.dtype)
+    return (hidden * keep).sum(1) / keep.sum(1).clamp(min=1.0)

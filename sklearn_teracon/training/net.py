@@ -14,15 +14,10 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
 
 from ..nn import NEXT_ITEM, TeraconModule
+from ..nn.model import read_out
+from ..strategies.base import Strategy, StrategyCallback
 from .callbacks import ScaleAnnealing, StopOnNonFinite
 from .progress import BatchProgressBar, EpochTable, TaskLine
-from .retention import (
-    Teacher,
-    floored_ratio,
-    relation_aware_ratio,
-    retention_loss,
-    retention_sample_size,
-)
 
 
 def trim_padding_collate(batch):
@@ -45,28 +40,22 @@ class ContinualNet(NeuralNet):
     """A :class:`skorch.NeuralNet` that learns the tasks of a ``TeraconModule``.
 
     The net is told which task it trains (:meth:`start_task`); ``infer`` and
-    ``get_loss`` then run that task's masks and head, and while earlier tasks
-    exist ``get_loss`` adds the knowledge-retention term against a frozen
-    teacher (see :doc:`/model`).
+    ``get_loss`` then run that task's head on the weights and masks that the
+    strategy serves it with, and ``get_loss`` adds the strategy's extra terms
+    (TERACON's knowledge retention, HAT's regulariser, ...). Everything that
+    differs between continual learners is in ``strategy`` (see
+    :doc:`/strategies`).
 
     Parameters
     ----------
     module : TeraconModule class or instance
+    strategy : Strategy
+        The continual-learning strategy (:mod:`sklearn_teracon.strategies`).
     s : float
         Mask scale; annealed over each epoch by ``ScaleAnnealing``.
-    c : float
-        Sharpness of the relation-aware sampling ratio.
-    alpha : float
-        Weight of the retention loss; 0 switches retention (and the teacher) off.
-    rho_min : float
-        Floor of the sampling ratio ρ.
-    relation : {"centered", "paper"}
-        How mask similarity is measured for ρ and ``mask_similarity`` (see
-        :func:`~sklearn_teracon.training.retention.mask_cosine`).
-    sampling : {"relation_aware", "uniform"}
-        ``"uniform"`` retains ``rho_min`` of each batch for every earlier
-        task, whatever the relations (the paper's ρ = ρ_min ablation;
-        ``rho_min=1`` retains every user).
+    readout : {"last", "mean"}
+        How a user's hidden states become the representation that labelled
+        heads read and ``embed`` returns (see ``TeraconModule.represent``).
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
@@ -75,43 +64,32 @@ class ContinualNet(NeuralNet):
         self,
         module,
         *args,
+        strategy: Strategy,
         s: float = 50.0,
-        c: float = 6.0,
-        alpha: float = 0.7,
-        rho_min: float = 0.1,
-        relation: str = "centered",
-        sampling: str = "relation_aware",
+        readout: str = "last",
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
+        self.strategy = strategy
         self.s = s
-        self.c = c
-        self.alpha = alpha
-        self.rho_min = rho_min
-        self.relation = relation
-        self.sampling = sampling
+        self.readout = readout
 
     # -- task bookkeeping ---------------------------------------------------
     def start_task(self, task: int, task_names: list[str] | None = None) -> None:
-        """Train ``task`` next; freeze the teacher for the other tasks.
+        """Train ``task`` next; the strategy prepares it (a teacher, freezing).
 
         ``task_names`` (by index) name the per-task entries of the history.
         """
         self.task_ = task
         self.task_names_ = task_names or [str(t) for t in range(self.module_.n_tasks)]
         self.s_current_ = self.s
-        self.teacher_ = None
-        self.retained_tasks_ = [t for t in range(self.module_.n_tasks) if t != task]
-        if self.alpha > 0 and self.retained_tasks_:
-            frozen = copy.deepcopy(self.module_).eval().requires_grad_(False)
-            with torch.no_grad():
-                self.teacher_ = Teacher(frozen, frozen.masks.all_masks(self.s))
+        self.strategy.on_task_start(self, task)
         self.initialize_optimizer()
         self.initialize_history()
 
     def end_task(self) -> None:
-        """Drop the teacher: it is only needed while a task trains."""
-        self.teacher_ = None
+        """Let the strategy drop what only training needed (a teacher)."""
+        self.strategy.finish(self)
 
     def _kind(self, task: int) -> str:
         return self.module_.head_kinds[task]
@@ -122,17 +100,24 @@ class ContinualNet(NeuralNet):
         Unlike ``NeuralNet.partial_fit`` this does not swallow
         ``KeyboardInterrupt``: an interrupt by the user propagates so that
         the caller can roll back; only early stopping ends training early.
+        After training, the strategy's ``on_task_end`` runs (pruning,
+        consolidation); the strategy's ``finish`` runs whatever happens.
         """
         try:
-            self.notify("on_train_begin", X=X, y=y)
-            try:
-                self.fit_loop(X, y, epochs=epochs)
-            except KeyboardInterrupt:
-                if not self._early_stopping_fired():
-                    raise
-            self.notify("on_train_end", X=X, y=y)
+            self.train_epochs(X, y, epochs)
+            self.strategy.on_task_end(self, X, y, epochs)
         finally:
             self.end_task()
+
+    def train_epochs(self, X: np.ndarray, y: np.ndarray | None, epochs: int) -> None:
+        """skorch's training loop, from ``on_train_begin`` to ``on_train_end``."""
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            self.fit_loop(X, y, epochs=epochs)
+        except KeyboardInterrupt:
+            if not self._early_stopping_fired():
+                raise
+        self.notify("on_train_end", X=X, y=y)
 
     def _early_stopping_fired(self) -> bool:
         # skorch's EarlyStopping stops training by raising KeyboardInterrupt.
@@ -151,83 +136,59 @@ class ContinualNet(NeuralNet):
         # Only predict a real item from a real position: padding never counts.
         return inputs, targets, (inputs > 0) & (targets > 0)
 
-    def infer(self, x, **fit_params):
-        x = x.to(self.device)
-        if self._kind(self.task_) == NEXT_ITEM:
-            inputs, _, positions = self._next_item_positions(x)
-            return self.module_.position_logits(
-                inputs, self.task_, self._scale(), positions
-            )
-        return self.module_(x, self.task_, self._scale())
+    def represent(self, module, items: torch.Tensor, task: int, s: float):
+        """User representations ``[batch, d]`` of ``task`` as the strategy serves it."""
+        hidden = self.strategy.hidden(module, items, task, s)
+        return read_out(hidden, items, self.readout)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        X = X.to(self.device)
-        if self._kind(self.task_) == NEXT_ITEM:
+    def task_logits(
+        self, module, items: torch.Tensor, task: int, s: float, positions=None
+    ):
+        """``task``'s logits of ``module``: at ``positions`` or of the users.
+
+        A next-item head always reads the last position (the next item
+        follows it); labelled heads read the ``readout`` representation.
+        """
+        hidden = self.strategy.hidden(module, items, task, s)
+        if positions is not None:
+            rows = hidden[positions]
+        elif self._kind(task) == NEXT_ITEM:
+            rows = hidden[:, -1]
+        else:
+            rows = read_out(hidden, items, self.readout)
+        return module.heads[task](rows)
+
+    def infer(self, x, **fit_params):
+        return self._infer(x.to(self.device), self.task_, self._scale())
+
+    def _infer(self, x: torch.Tensor, task: int, s: float) -> torch.Tensor:
+        if self._kind(task) == NEXT_ITEM:
+            inputs, _, positions = self._next_item_positions(x)
+            return self.task_logits(self.module_, inputs, task, s, positions)
+        return self.task_logits(self.module_, x, task, s)
+
+    def _cross_entropy(self, y_pred, y_true, X: torch.Tensor, task: int):
+        if self._kind(task) == NEXT_ITEM:
             _, targets, positions = self._next_item_positions(X)
             y_true = targets[positions]
         else:
             y_true = y_true.to(self.device)
         if len(y_true):
-            loss = F.cross_entropy(y_pred, y_true)
-        else:
-            loss = y_pred.sum() * 0.0
-        if training and self.teacher_ is not None:
-            retention = self.retention_loss(X)
-            self.history.record_batch("retention_loss", retention.item())
-            loss = loss + self.alpha * retention
+            return F.cross_entropy(y_pred, y_true)
+        return y_pred.sum() * 0.0
+
+    def task_loss(self, X: torch.Tensor, y, task: int) -> torch.Tensor:
+        """The plain loss of any learned ``task`` on a batch, at the current scale."""
+        X = X.to(self.device)
+        return self._cross_entropy(self._infer(X, task, self._scale()), y, X, task)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        X = X.to(self.device)
+        loss = self._cross_entropy(y_pred, y_true, X, self.task_)
+        extra = self.strategy.extra_loss(self, X, training)
+        if extra is not None:
+            loss = loss + extra
         return loss
-
-    def retention_ratios(self) -> tuple[list[float], list[float]]:
-        """Raw and floored ρ of every retained task against the current task."""
-        if self.sampling == "uniform":
-            raw = [self.rho_min] * len(self.retained_tasks_)
-        else:
-            with torch.no_grad():
-                own_masks = self.module_.masks(self.task_, self.s)
-                raw = [
-                    float(
-                        relation_aware_ratio(
-                            own_masks,
-                            self.teacher_.masks[j],
-                            self.c,
-                            measure=self.relation,
-                        )
-                    )
-                    for j in self.retained_tasks_
-                ]
-        return raw, [floored_ratio(r, self.rho_min) for r in raw]
-
-    def retention_loss(self, X: torch.Tensor) -> torch.Tensor:
-        """α-free retention term: Σ_j (ρ_j / Σ_k ρ_k) · MSE(student_j, teacher_j)."""
-        batch_size = len(X)
-        raw, ratios = self.retention_ratios()
-        for j, r, rho in zip(self.retained_tasks_, raw, ratios):
-            name = self.task_names_[j]
-            self.history.record_batch(f"rho_raw[{name}]", r)
-            self.history.record_batch(f"rho[{name}]", rho)
-        self.history.record_batch("rho", float(np.mean(ratios)))
-        total = sum(ratios)
-        loss = X.new_zeros((), dtype=torch.float32)
-        for j, ratio in zip(self.retained_tasks_, ratios):
-            size = retention_sample_size(ratio, batch_size)
-            users = X[torch.randperm(batch_size, device=X.device)[:size]]
-            student, teacher = self._retention_logits(users, j)
-            loss = loss + (ratio / total) * retention_loss(student, teacher)
-        return loss
-
-    def _retention_logits(self, users: torch.Tensor, task: int):
-        if self._kind(task) == NEXT_ITEM:
-            positions = users > 0
-            with torch.no_grad():
-                teacher = self.teacher_.module.position_logits(
-                    users, task, self.s, positions
-                )
-            student = self.module_.position_logits(users, task, self.s, positions)
-        else:
-            with torch.no_grad():
-                teacher = self.teacher_.module(users, task, self.s)
-            student = self.module_(users, task, self.s)
-        return student, teacher
 
     # -- inference ------------------------------------------------------------
     def _eval_batches(self, X: np.ndarray):
@@ -239,38 +200,45 @@ class ContinualNet(NeuralNet):
     def predict_logits(self, X: np.ndarray, task: int) -> np.ndarray:
         """Logits of ``task`` at the last position, ``[n_users, n_outputs]``."""
         out = [
-            self.module_(x, task, self.s).float().cpu() for x in self._eval_batches(X)
+            self.task_logits(self.module_, x, task, self.s).float().cpu()
+            for x in self._eval_batches(X)
         ]
         return torch.cat(out).numpy()
 
     @torch.no_grad()
     def embed(self, X: np.ndarray, task: int) -> np.ndarray:
-        """User representations under ``task``'s masks, ``[n_users, d]``."""
+        """User representations of ``task``, ``[n_users, d]``."""
         out = [
-            self.module_.hidden(x, task, self.s)[:, -1].float().cpu()
+            self.represent(self.module_, x, task, self.s).float().cpu()
             for x in self._eval_batches(X)
         ]
         return torch.cat(out).numpy()
 
     @torch.no_grad()
     def mask_similarity(self) -> np.ndarray:
-        """Mean over slots of the cosine similarity between task masks.
+        """Mean over slots of the cosine similarity between the tasks' masks.
 
-        Measured as ρ measures it (``relation``): centred masks by default.
+        As the strategy measures it (TERACON: as ρ does, ``relation``).
         """
-        masks = self.module_.masks.all_masks(self.s)  # [T, K, d]
-        if self.relation == "centered":
-            masks = masks - masks.mean(-1, keepdim=True)
-        unit = F.normalize(masks, dim=-1, eps=1e-12)
-        return torch.einsum("ikd,jkd->ijk", unit, unit).mean(-1).cpu().numpy()
+        return self.strategy.task_relations(self.module_, self.s).cpu().numpy()
+
+    def structure(self) -> dict:
+        """What rebuilding the module needs besides the weights (strategy state too)."""
+        return {
+            **self.module_.structure(),
+            "strategy_state": self.strategy.state_structure(self.module_),
+        }
 
     # -- growth -----------------------------------------------------------------
     def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
-        return self.module_.add_task(kind, n_outputs, log_prior, s=self.s)
+        task = self.module_.add_task(kind, n_outputs, log_prior, s=self.s)
+        self.strategy.on_task_added(self.module_, task)
+        return task
 
     def grow(self, n_embeddings: int, task: int | None = None) -> None:
         """Embedding rows for new items, and the next-item head of ``task``."""
         self.module_.backbone.grow_items(n_embeddings)
+        self.strategy.grow_items(self.module_, n_embeddings)
         if task is not None and self._kind(task) == NEXT_ITEM:
             self.module_.grow_head(task, n_embeddings)
 
@@ -282,13 +250,10 @@ def build_net(
     embedding_dim: int,
     dilations,
     kernel_size: int,
+    strategy: Strategy,
     s: float,
-    c: float,
-    alpha: float,
-    rho_min: float,
-    relation: str,
-    sampling: str,
     lr: float,
+    readout: str = "last",
     batch_size: int,
     validation_fraction: float,
     patience: int | None,
@@ -301,7 +266,8 @@ def build_net(
     """An initialised :class:`ContinualNet` around ``module`` (a new one if None).
 
     A net is cheap: it is built anew for every task with the estimator's
-    current parameters, while the module, which holds every task, is kept.
+    current parameters and a new ``strategy`` object, while the module, which
+    holds every task and the strategy's per-task state, is kept.
     ``task_name`` (None for a net that only predicts) names the task in the
     console output and in the files of callbacks with a ``fn_prefix``
     (``Checkpoint``, ``TrainEndCheckpoint``).
@@ -314,6 +280,7 @@ def build_net(
     named = [
         ("scale_annealing", ScaleAnnealing()),
         ("stop_on_non_finite", StopOnNonFinite(task_name)),
+        ("strategy", StrategyCallback()),
     ]
     if patience:
         monitor = "valid_loss" if train_split is not None else "train_loss"
@@ -351,12 +318,9 @@ def build_net(
         device=device,
         verbose=verbose,
         callbacks__print_log=EpochTable(),
+        strategy=strategy,
         s=s,
-        c=c,
-        alpha=alpha,
-        rho_min=rho_min,
-        relation=relation,
-        sampling=sampling,
+        readout=readout,
     )
     return net.initialize()
 

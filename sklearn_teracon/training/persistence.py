@@ -82,12 +82,17 @@ def read_tensors(path) -> dict[str, torch.Tensor]:
 
 
 def build_module(
-    structure: dict, *, dim: int, dilations, kernel_size: int
+    structure: dict, *, dim: int, dilations, kernel_size: int, strategy
 ) -> TeraconModule:
-    """A module as ``structure`` and the size parameters describe it (new weights)."""
+    """A module as ``structure`` and the size parameters describe it (new weights).
+
+    ``strategy`` adds its per-task state from ``structure["strategy_state"]``
+    (raising ``ValueError`` if that is not what it wrote).
+    """
     module = TeraconModule(structure["n_embeddings"], dim, dilations, kernel_size)
     for kind, size in zip(structure["head_kinds"], structure["head_sizes"]):
         module.add_task(kind, size)
+    strategy.rebuild(module, structure["strategy_state"])
     return module
 
 

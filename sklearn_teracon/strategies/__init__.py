@@ -1,0 +1,66 @@
+"""Continual-learning strategies: TERACON and the systems it is compared with.
+
+``STRATEGIES`` maps each name accepted by ``ContinualUserEncoder(strategy=...)``
+to its class; :func:`get_strategy` builds one with its parameters checked.
+See :doc:`/strategies`.
+"""
+
+from __future__ import annotations
+
+from .base import Strategy, StrategyCallback, n_parameters
+from .joint import JointStrategy
+from .simple import FineTuneStrategy, SequentialStrategy, SingleStrategy
+from .teracon import TeraconStrategy
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls
+    for cls in (
+        TeraconStrategy,
+        SequentialStrategy,
+        FineTuneStrategy,
+        SingleStrategy,
+        JointStrategy,
+    )
+}
+
+
+def get_strategy(name: str, **params) -> Strategy:
+    """The strategy called ``name`` with ``params``, validated.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`STRATEGIES`.
+    **params
+        The strategy's parameters; unknown names or bad values raise
+        ``ValueError``.
+
+    Returns
+    -------
+    Strategy
+
+    Examples
+    --------
+    >>> from sklearn_teracon.strategies import get_strategy
+    >>> get_strategy("sequential")
+    SequentialStrategy()
+    """
+    if not isinstance(name, str) or name not in STRATEGIES:
+        raise ValueError(
+            f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}"
+        )
+    return STRATEGIES[name](**params)
+
+
+__all__ = [
+    "FineTuneStrategy",
+    "JointStrategy",
+    "STRATEGIES",
+    "SequentialStrategy",
+    "SingleStrategy",
+    "Strategy",
+    "StrategyCallback",
+    "TeraconStrategy",
+    "get_strategy",
+    "n_parameters",
+]
