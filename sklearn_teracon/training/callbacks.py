@@ -82,8 +82,8 @@ class StopOnNonFinite(Callback):
         task = f" on task {self.task_name!r}" if self.task_name is not None else ""
         raise TrainingDiverged(
             f"training diverged{task} at epoch {len(net.history)}: {what}; lower lr "
-            f"(now {net.lr:g}) or alpha (now {net.alpha:g}); the model is left as "
-            "it was before this call"
+            f"(now {net.lr:g}) or the weights of extra loss terms (alpha); the "
+            "model is left as it was before this call"
         )
 
 
