@@ -35,6 +35,7 @@ DEFAULT_EMBEDDING_DIM = 64
 DEFAULT_N_BLOCKS = 4
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_OUT = "teracon-run"
+DEFAULT_COMPARE_OUT = "teracon-compare"
 SYNTHETIC_USERS = 2000
 SYNTHETIC_ITEMS = 200
 
@@ -115,7 +116,39 @@ def build_parser() -> argparse.ArgumentParser:
             "relations.png into --out."
         ),
     )
-    data = run.add_argument_group("data")
+    _add_stream_and_model_arguments(run)
+    run.set_defaults(job=_run_in)
+    run.add_argument(
+        "--no-single-task",
+        dest="single_task",
+        action="store_false",
+        help="skip training each task alone (SinMo): faster, but FWT is n/a",
+    )
+    run.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="folder for report.json, report.md, transfer.png, relations.png "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress output, only the final table",
+    )
+    run.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full traceback of an unexpected error (for bug reports)",
+    )
+    _add_compare_parser(commands)
+    return parser
+
+
+def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data and model options that ``run`` and ``compare`` share."""
+    data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -159,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache folder for downloaded MovieLens files (default: "
         "$SKLEARN_TERACON_DATA or ~/sklearn_teracon_data)",
     )
-    model = run.add_argument_group("model and training")
+    model = parser.add_argument_group("model and training")
     model.add_argument(
         "--epochs",
         type=_positive_int,
@@ -212,31 +245,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="seeds the user split, the noise task and the model (default: "
         "%(default)s)",
     )
-    run.add_argument(
-        "--no-single-task",
-        dest="single_task",
-        action="store_false",
-        help="skip training each task alone (SinMo): faster, but FWT is n/a",
+
+
+def _add_compare_parser(commands) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="run several strategies over the same task stream and compare them",
+        description=(
+            "Run every strategy named (TERACON and the systems the paper compares "
+            "it with) over the same stream, split and seed with the continual "
+            "protocol, and print one row per strategy: each task's final score, "
+            "BWT, FWT (against the single-task models, always trained), training "
+            "time and model size. Writes compare.json, compare.md and compare.png "
+            "into --out."
+        ),
     )
-    run.add_argument(
+    _add_stream_and_model_arguments(compare)
+    compare.add_argument(
+        "--strategies",
+        default=None,
+        metavar="NAME,NAME,...",
+        help="strategies to compare, in the table's order (default: all), e.g. "
+        "teracon,sequential,finetune,single,joint",
+    )
+    compare.add_argument(
         "--out",
-        default=DEFAULT_OUT,
+        default=DEFAULT_COMPARE_OUT,
         metavar="DIR",
-        help="folder for report.json, report.md, transfer.png, relations.png "
-        "(default: %(default)s)",
+        help="folder for compare.json, compare.md, compare.png (default: %(default)s)",
     )
-    run.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress output, only the final table",
+    compare.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress output, only the table"
     )
-    run.add_argument(
+    compare.add_argument(
         "--traceback",
         action="store_true",
         help="show the full traceback of an unexpected error (for bug reports)",
     )
-    return parser
+    compare.set_defaults(job=_compare_in)
 
 
 # --------------------------------------------------------------------------- #
@@ -410,7 +456,7 @@ def _run(args) -> int:
     # Checked first, so that a bad --out never costs a download or a training.
     out, created = _prepare_out(args.out)
     try:
-        return _run_in(out, args, started)
+        return args.job(out, args, started)
     except BaseException:
         if created:  # leave no empty folder behind after a failure
             with contextlib.suppress(OSError):
@@ -446,6 +492,40 @@ def _run_in(out: Path, args, started: float) -> int:
     if not args.quiet:
         print()
     _write_report(report, out, args)
+    print(f"total time {time.perf_counter() - started:.0f}s")
+    return EXIT_OK
+
+
+def _compare_in(out: Path, args, started: float) -> int:
+    from .strategies import STRATEGIES
+
+    names = None
+    if args.strategies is not None:
+        names = [name.strip() for name in args.strategies.split(",")]
+        unknown = [name for name in names if name not in STRATEGIES]
+        if unknown or len(set(names)) != len(names):
+            raise UserError(
+                f"--strategies {args.strategies}: expected distinct names among "
+                f"{','.join(STRATEGIES)}"
+            )
+    stream = _select_tasks(_load_stream(args), args)
+    encoder = _make_encoder(args)
+    if not args.quiet:
+        print(stream)
+        print()
+    from .compare import compare_strategies
+
+    with _thread_limit(args.threads):
+        comparison = compare_strategies(
+            encoder, stream, names, verbose=0 if args.quiet else 1
+        )
+    print(comparison.to_text())
+    print()
+    try:
+        written = comparison.save(out)
+    except OSError as exc:
+        raise UserError(f"--out {args.out}: cannot write the table ({exc})") from exc
+    print(f"wrote {', '.join(written)} to {out}")
     print(f"total time {time.perf_counter() - started:.0f}s")
     return EXIT_OK
 

@@ -212,3 +212,42 @@ def test_joint_stores_every_tasks_training_data(stream):
     data = enc.net_.module_.strategy_state["data"]
     for index, task in enumerate(TASKS):
         assert len(data[str(index)].items) == len(stream[task].train[0])
+
+
+# -- compare ------------------------------------------------------------------------
+def test_compare_command_writes_the_table_json_and_figure(tmp_path, capsys):
+    import json
+
+    from sklearn_teracon.cli import main
+
+    args = ["compare", "--dataset", "synthetic", "--n-users", "300", "--n-items"]
+    args += ["48", "--tasks", "next_item,category", "--epochs", "1", "--n-blocks"]
+    args += ["1", "--embedding-dim", "8", "--strategies", "joint,sequential"]
+    assert main([*args, "--out", str(tmp_path), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "[strategy 1/3] single" in out and "[strategy 3/3] sequential" in out
+    table = out[out.index("Strategies compared") :]
+    assert table.index("joint") < table.index("sequential")
+    rows = [line.split()[0] for line in table.splitlines()[3:5]]
+    assert rows == ["joint", "sequential"]  # single trained for FWT, not shown
+    saved = json.loads((tmp_path / "compare.json").read_text())
+    assert list(saved["strategies"]) == ["joint", "sequential"]
+    row = saved["strategies"]["joint"]
+    assert len(row["final"]) == 2 and row["n_parameters"] > 0
+    assert row["fwt"] is not None
+    assert "| joint |" in (tmp_path / "compare.md").read_text()
+    assert (tmp_path / "compare.png").stat().st_size > 0
+
+
+def test_compare_refuses_unknown_or_repeated_strategies(stream, tmp_path, capsys):
+    from sklearn_teracon.cli import main
+    from sklearn_teracon.compare import compare_strategies
+
+    enc = ContinualUserEncoder(**SMALL)
+    with pytest.raises(ValueError, match="strategies must name"):
+        compare_strategies(enc, stream, ["teracon", "ewc"])
+    with pytest.raises(ValueError, match="repeated"):
+        compare_strategies(enc, stream, ["joint", "joint"])
+    args = ["compare", "--dataset", "synthetic", "--strategies", "teracon,ewc"]
+    assert main([*args, "--out", str(tmp_path / "x")]) == 1
+    assert "--strategies teracon,ewc" in capsys.readouterr().err
