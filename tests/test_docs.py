@@ -302,3 +302,19 @@ def test_markdown_blocks_and_skip_comments():
     ]
     namespace = {}
     assert run_blocks(blocks, "README", namespace) == 1
+
+
+def test_nothing_users_read_cites_design_md():
+    # DESIGN.md is a working file of the developers, not shipped to users.
+    files = [
+        *(ROOT / "sklearn_teracon").rglob("*.py"),
+        *PAGES,
+        *EXAMPLES,
+        ROOT / "README.md",
+    ]
+    citing = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if "DESIGN.md" in path.read_text(encoding="utf-8")
+    ]
+    assert citing == []
