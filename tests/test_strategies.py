@@ -251,3 +251,46 @@ def test_compare_refuses_unknown_or_repeated_strategies(stream, tmp_path, capsys
     args = ["compare", "--dataset", "synthetic", "--strategies", "teracon,ewc"]
     assert main([*args, "--out", str(tmp_path / "x")]) == 1
     assert "--strategies teracon,ewc" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("strategy", ["conure", "piggyback", "peterrec"])
+def test_earlier_tasks_predict_bit_identically_after_later_tasks(stream, strategy):
+    enc = _learn(stream, strategy, tasks=TASKS[:2])
+    before = _outputs(enc, stream)
+    enc.partial_fit(*stream["conflict"].train, task="conflict")
+    enc.partial_fit(*stream["noise"].train, task="noise")
+    after = _outputs(enc, stream)
+    _assert_same_outputs({t: after[t] for t in before}, before)
+    # ... while the later tasks did learn something of their own.
+    assert not np.allclose(after["conflict"], after["conflict"].mean(0))
+
+
+def test_conure_tasks_own_disjoint_weights(stream):
+    enc = _learned(stream, "conure")
+    owners = torch.cat(
+        [o.flatten() for o in enc.net_.module_.strategy_state["owners"].buffers()]
+    )
+    counts = {int(k): int((owners == k).sum()) for k in owners.unique()}
+    # prune_ratio 0.5: task 0 keeps half, task 1 half of the rest, ...
+    assert set(counts) == {-1, 0, 1, 2}
+    assert counts[0] > counts[1] > counts[2] > 0
+
+
+def test_hat_masks_are_near_binary_and_protected_weights_stay(stream):
+    enc = _learn(stream, "hat", tasks=TASKS[:2], max_epochs=4)
+    net = enc.net_
+    strategy = net.strategy
+    masks = torch.stack([strategy.masks(net.module_, t, net.s) for t in (0, 1)])
+    undecided = ((masks > 0.01) & (masks < 0.99)).float().mean().item()
+    assert undecided < 0.2, undecided
+    cumulative = strategy.cumulative_mask(net.module_, 2, net.s).detach()
+    conv = net.module_.backbone.blocks[0].conv2.conv.weight
+    before = conv.detach().clone()
+    used = torch.minimum(cumulative[1][:, None], cumulative[0][None, :]) > 0.9999
+    assert used.float().mean() > 0.1
+    enc.partial_fit(*stream["conflict"].train, task="conflict")
+    after = enc.net_.module_.backbone.blocks[0].conv2.conv.weight.detach()
+    moved = (after - before).abs()
+    # Protected weights move a thousandth of what the free ones do.
+    assert moved[~used].max() > 1e-2
+    assert moved[used].max() < 1e-3 * moved[~used].max()

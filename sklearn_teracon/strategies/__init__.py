@@ -8,7 +8,11 @@ See :doc:`/strategies`.
 from __future__ import annotations
 
 from .base import Strategy, StrategyCallback, n_parameters
+from .conure import ConureStrategy
+from .hat import HatStrategy
 from .joint import JointStrategy
+from .peterrec import PeterRecStrategy
+from .piggyback import PiggybackStrategy
 from .simple import FineTuneStrategy, SequentialStrategy, SingleStrategy
 from .teracon import TeraconStrategy
 
@@ -20,6 +24,10 @@ STRATEGIES: dict[str, type[Strategy]] = {
         FineTuneStrategy,
         SingleStrategy,
         JointStrategy,
+        HatStrategy,
+        PiggybackStrategy,
+        PeterRecStrategy,
+        ConureStrategy,
     )
 }
 
@@ -53,8 +61,12 @@ def get_strategy(name: str, **params) -> Strategy:
 
 
 __all__ = [
+    "ConureStrategy",
     "FineTuneStrategy",
+    "HatStrategy",
     "JointStrategy",
+    "PeterRecStrategy",
+    "PiggybackStrategy",
     "STRATEGIES",
     "SequentialStrategy",
     "SingleStrategy",

@@ -1,0 +1,133 @@
+"""HAT: hard attention to the task (Serrà et al., ICML 2018) on TERACON's mask slots."""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from sklearn.utils._param_validation import Interval
+
+from .base import Strategy
+
+# HAT's reference code: gradients of s·e beyond ±50 would overflow cosh.
+COSH_CLAMP = 50.0
+
+
+class HatStrategy(Strategy):
+    """HAT: a unit mask per task and slot; gradients kept off earlier tasks' units.
+
+    - Task t's mask on slot k is ``σ(s·e_t^k)`` (no relation maps); s is
+      annealed within each epoch from 1/s to s, and ``s`` (the estimator's)
+      is HAT's ``s_max``.
+    - The cumulative mask of the earlier tasks, ``a^{<t} = max_j σ(s_max·e_j)``,
+      conditions the gradient of every convolution weight by
+      ``1 − min(a_out, a_in)`` (and of its bias and LayerNorm by
+      ``1 − a_out``). A block's first convolution reads the residual stream,
+      which has no mask, so its input side counts as fully used.
+    - Adam divides out the scale of a gradient, so after each step the change
+      of every conditioned weight is scaled by the same factor once more:
+      under HAT's SGD the conditioned gradient alone gives this step.
+    - The task embedding's gradient is compensated for the annealing
+      (``s_max/s · (cosh(s·e) + 1)/(cosh(e) + 1)``) and e is clamped to
+      ``±clamp`` after each step, as in the reference code.
+    - The attention regulariser ``lamb · Σ a_t·(1 − a^{<t}) / Σ (1 − a^{<t})``
+      keeps the new task off units that are still free.
+
+    The item embedding and the residual path have no mask slot: they stay
+    shared and trainable, so earlier tasks can still drift through them.
+    Stores per task one embedding per slot (``K × d`` numbers) and a head.
+
+    Parameters
+    ----------
+    lamb : float, default=0.75
+        Weight of the attention regulariser (HAT's c).
+    clamp : float, default=6.0
+        Bound of the task embeddings.
+    """
+
+    name = "hat"
+    _defaults = {"lamb": 0.75, "clamp": 6.0}
+    _parameter_constraints = {
+        "lamb": [Interval(numbers.Real, 0, None, closed="left")],
+        "clamp": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def on_task_added(self, module, task):
+        # HAT's start, e ~ N(0, 1): at s_max the masks are near-binary from
+        # the first step, and the annealed s lets gradient reach them.
+        with torch.no_grad():
+            module.masks.task_embeddings[task].normal_(0.0, 1.0)
+
+    def masks(self, module, task, s):
+        return torch.sigmoid(s * module.masks.task_embeddings[task])
+
+    def cumulative_mask(self, module, task: int, s: float) -> torch.Tensor | None:
+        """Max over the tasks other than ``task`` of their masks at ``s``."""
+        others = [self.masks(module, j, s) for j in range(module.n_tasks) if j != task]
+        if not others:
+            return None
+        return torch.stack(others).amax(0)
+
+    def on_task_start(self, net, task):
+        self.task_ = task
+        with torch.no_grad():
+            self.cumulative_ = self.cumulative_mask(net.module_, task, net.s)
+        self.factors_ = {}
+        if self.cumulative_ is None:
+            return
+        free = 1.0 - self.cumulative_  # [K, d]
+        for b, block in enumerate(net.module_.backbone.blocks):
+            first, second = free[2 * b], free[2 * b + 1]
+            both = 1.0 - torch.minimum(
+                self.cumulative_[2 * b + 1][:, None], self.cumulative_[2 * b][None, :]
+            )
+            for layer, out_free, weight_free in (
+                ("1", first, first[:, None, None]),
+                ("2", second, both[:, :, None]),
+            ):
+                self.factors_[block.get_parameter(f"conv{layer}.conv.weight")] = (
+                    weight_free
+                )
+                for name in (f"conv{layer}.conv.bias", f"norm{layer}.weight"):
+                    self.factors_[block.get_parameter(name)] = out_free
+                self.factors_[block.get_parameter(f"norm{layer}.bias")] = out_free
+
+    def extra_loss(self, net, X, training):
+        masks = self.masks(net.module_, net.task_, net._scale())
+        if self.cumulative_ is None:
+            regulariser = masks.sum() / masks.numel()
+        else:
+            free = 1.0 - self.cumulative_
+            regulariser = (masks * free).sum() / free.sum().clamp(min=1e-12)
+        net.history.record_batch("hat_regulariser", regulariser.item())
+        return self.lamb * regulariser
+
+    def on_grad_computed(self, net, named_parameters):
+        with torch.no_grad():
+            for param, factor in self.factors_.items():
+                if param.grad is not None:
+                    param.grad.mul_(factor)
+            self.before_step_ = {p: p.detach().clone() for p in self.factors_}
+            embedding = net.module_.masks.task_embeddings[self.task_]
+            if embedding.grad is not None:
+                s = net.s_current_
+                scaled = torch.clamp(s * embedding, -COSH_CLAMP, COSH_CLAMP)
+                compensation = (torch.cosh(scaled) + 1) / (torch.cosh(embedding) + 1)
+                embedding.grad.mul_(net.s / s * compensation)
+
+    def on_batch_end(self, net, training):
+        if not training:
+            return
+        with torch.no_grad():
+            for param, before in getattr(self, "before_step_", {}).items():
+                param.copy_(before + self.factors_[param] * (param - before))
+            self.before_step_ = {}
+            net.module_.masks.task_embeddings[self.task_].clamp_(
+                -self.clamp, self.clamp
+            )
+
+    def finish(self, net):
+        self.cumulative_, self.factors_, self.before_step_ = None, {}, {}
+
+
+__all__ = ["HatStrategy"]
