@@ -214,10 +214,12 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     strategy : str, default="teracon"
         The continual-learning strategy: ``"teracon"`` (this model), or one
         of the systems the paper compares it with: ``"sequential"``,
-        ``"finetune"``, ``"single"``, ``"joint"`` (see :doc:`/strategies`).
-        ``c``, ``alpha``, ``rho_min``, ``relation`` and ``sampling`` are
-        TERACON's and only act with ``"teracon"``. It cannot change on a
-        fitted encoder (``fit`` starts over).
+        ``"finetune"``, ``"single"``, ``"joint"``, ``"hat"``,
+        ``"piggyback"``, ``"peterrec"``, ``"conure"`` (see :doc:`/strategies`).
+        ``c``, ``alpha``, ``rho_min``, ``relation``, ``sampling`` and
+        ``retained_positions`` are TERACON's and only act with
+        ``"teracon"``. It cannot change on a fitted encoder (``fit`` starts
+        over).
     strategy_params : dict or None, default=None
         Parameters of the chosen strategy, by name (``None``: its defaults),
         validated by the strategy when training starts. A dict rather than
@@ -226,6 +228,19 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         ``GridSearchCV`` still searches them
         (``{"strategy_params": [{...}, {...}]}``). TERACON's own parameters
         stay estimator parameters (above), as they were before strategies.
+    readout : {"mean", "last"}, default="mean"
+        The user representation that labelled heads read and ``transform``
+        returns: the mean hidden state over the user's real positions, or
+        the hidden state at the last position (the paper's). Next-item heads
+        always read the last position. Measured on MovieLens-1M (single task,
+        from scratch): "last" stayed at the majority class on age and gender
+        (0.342, 0.717); "mean" reached 0.392 and 0.757 (a bag-of-items
+        logistic regression: 0.417, 0.766); synthetic ``category`` rose from
+        0.58-0.62 to 0.70.
+    retained_positions : {"all", "last"}, default="all"
+        Where a next-item task is retained while later tasks train: at every
+        real position of the retained users, or at the last one only (the
+        reference code's choice, far cheaper with a large vocabulary).
     lr : float, default=1e-3
         Adam learning rate.
     batch_size : int, default=128
@@ -335,7 +350,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         rho_min: float = 0.1,
         relation: str = "centered",
         sampling: str = "relation_aware",
-        readout: str = "last",
+        readout: str = "mean",
         retained_positions: str = "all",
         strategy: str = "teracon",
         strategy_params: dict | None = None,

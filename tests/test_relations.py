@@ -78,7 +78,8 @@ def test_history_records_raw_and_floored_rho_per_retained_task(stream_run):
     for earlier in ("next_item", "category", "related"):
         raw, floored = row[f"rho_raw[{earlier}]"], row[f"rho[{earlier}]"]
         assert 0.0 <= raw <= 1.0
-        assert floored == pytest.approx(max(raw, enc.rho_min))
+        # epoch means of per-batch values: the floor lifts every batch's ρ
+        assert floored >= max(raw, enc.rho_min) - 1e-9
     assert "rho_raw[next_item]" not in enc.history_["next_item"][-1]
 
 
