@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .evaluation import ContinualEvaluator, ContinualReport
-from .strategies import STRATEGIES, n_parameters
+from .strategies import STRATEGIES
 
 __all__ = ["StrategyComparison", "compare_strategies"]
 
@@ -50,7 +50,9 @@ class StrategyComparison:
     reports : dict of str to ContinualReport
         Per strategy, in the order run.
     n_parameters : dict of str to int
-        Per strategy, the parameters of its model after the last task.
+        Per strategy, the numbers of its model that serve some task after the
+        last task (weights, masks, scores, adapters, heads; a mask bank that
+        the strategy does not use is not counted).
     single_task_scores : ndarray of shape (T,)
         Each task trained alone from scratch (SinMo); FWT compares with them.
     stream : str, default=""
@@ -268,10 +270,8 @@ def compare_strategies(
             single_scores = report.diagonal.copy()
             report.single_task_scores = single_scores
             report.single_task_source = "computed"
-        reports[name], sizes[name] = (
-            report,
-            n_parameters(evaluator.encoder_.net_.module_),
-        )
+        net = evaluator.encoder_.net_
+        reports[name], sizes[name] = report, net.strategy.n_parameters(net.module_)
         if verbose:
             print(
                 f"    {name}: BWT {_fmt(report.bwt, True)}, FWT "

@@ -7,7 +7,7 @@ See :doc:`/strategies`.
 
 from __future__ import annotations
 
-from .base import Strategy, StrategyCallback, n_parameters
+from .base import Strategy, StrategyCallback
 from .conure import ConureStrategy
 from .hat import HatStrategy
 from .joint import JointStrategy
@@ -74,5 +74,4 @@ __all__ = [
     "StrategyCallback",
     "TeraconStrategy",
     "get_strategy",
-    "n_parameters",
 ]

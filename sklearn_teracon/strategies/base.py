@@ -161,6 +161,15 @@ class Strategy:
         """Hidden states ``[batch, length, d]`` of ``items`` for ``task``."""
         return module.backbone(items, self.masks(module, task, s))
 
+    def unused_parameters(self, module: nn.Module) -> list[nn.Parameter]:
+        """Parameters of the module that serve no task under this strategy."""
+        return []
+
+    def n_parameters(self, module: nn.Module) -> int:
+        """Numbers of the model that serve some task (its size, as compared)."""
+        unused = {id(p) for p in self.unused_parameters(module)}
+        return sum(p.numel() for p in module.parameters() if id(p) not in unused)
+
     def task_relations(self, module: nn.Module, s: float) -> torch.Tensor:
         """Mean over slots of the cosine of the tasks' centred masks ``[T, T]``."""
         masks = torch.stack([self.masks(module, t, s) for t in range(module.n_tasks)])
@@ -195,11 +204,6 @@ def conv_weights(backbone: nn.Module) -> list[tuple[str, nn.Parameter]]:
     ]
 
 
-def n_parameters(module: nn.Module) -> int:
-    """Trainable numbers the model holds: every task's weights, masks and heads."""
-    return sum(p.numel() for p in module.parameters())
-
-
 class StrategyCallback(Callback):
     """Forwards skorch's batch, gradient and loop events to ``net.strategy``."""
 
@@ -224,6 +228,5 @@ __all__ = [
     "StrategyCallback",
     "conv_weights",
     "mask_similarity",
-    "n_parameters",
     "unit_masks",
 ]

@@ -58,6 +58,10 @@ class HatStrategy(Strategy):
         with torch.no_grad():
             module.masks.task_embeddings[task].normal_(0.0, 1.0)
 
+    def unused_parameters(self, module):
+        bank = module.masks  # HAT has no relation maps
+        return [*bank.relation_weights, *bank.relation_biases]
+
     def masks(self, module, task, s):
         return torch.sigmoid(s * module.masks.task_embeddings[task])
 

@@ -30,6 +30,9 @@ class SequentialStrategy(Strategy):
     def masks(self, module, task, s):
         return unit_masks(module)
 
+    def unused_parameters(self, module):
+        return list(module.masks.parameters())  # TERACON's mask bank
+
 
 class _OwnBackbonePerTask(SequentialStrategy):
     """Task 0 is served by the module's backbone, task t ≥ 1 by its own copy.
