@@ -41,6 +41,7 @@ OVERRIDABLE_PARAMS = (
     "patience",
     "validation_fraction",
     "random_state",
+    "strategy_params",
 )
 
 
@@ -76,6 +77,9 @@ validation_fraction, random_state : default=None
         Override the encoder's parameter of the same name for ``fit``; None
         keeps the encoder's value (so ``patience=None`` cannot switch early
         stopping off here: set it on the encoder before taking the view).
+    strategy_params : dict or None, default=None
+        Overrides the encoder's ``strategy_params`` (the parameters of its
+        strategy, e.g. HAT's ``{"lamb": 0.5}``); None keeps them.
 
     Attributes
     ----------
@@ -128,6 +132,7 @@ validation_fraction, random_state : default=None
         patience: int | None = None,
         validation_fraction: float | None = None,
         random_state=None,
+        strategy_params: dict | None = None,
     ):
         self.encoder = encoder
         self.task = task
@@ -141,6 +146,7 @@ validation_fraction, random_state : default=None
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.strategy_params = strategy_params
 
     # -- scikit-learn plumbing ------------------------------------------------
     def __sklearn_tags__(self):

@@ -336,3 +336,17 @@ def test_hat_masks_are_near_binary_and_protected_weights_stay(stream):
     # Protected weights move a thousandth of what the free ones do.
     assert moved[~used].max() > 1e-2
     assert moved[used].max() < 1e-3 * moved[~used].max()
+
+
+def test_grid_search_over_a_strategys_own_parameters(stream):
+    from sklearn.model_selection import GridSearchCV
+
+    enc = _learn(stream, "hat", tasks=TASKS[:1], max_epochs=1)
+    grid = {"strategy_params": [{"lamb": 0.0}, {"lamb": 0.75}]}
+    view = enc.task_estimator("category", max_epochs=1)
+    search = GridSearchCV(view, grid, cv=2).fit(*stream["category"].train)
+    assert search.best_params_["strategy_params"] in grid["strategy_params"]
+    best = search.best_estimator_.encoder_
+    assert best.strategy == "hat"
+    assert best.net_.strategy.lamb == search.best_params_["strategy_params"]["lamb"]
+    assert enc.strategy_params is None  # the snapshot is untouched
