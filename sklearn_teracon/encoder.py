@@ -29,6 +29,7 @@ from ._sequences import (
 from .metrics import default_metric, score_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .strategies import STRATEGIES, get_strategy
+from .strategies.teracon import MAX_SCALE
 from .training import build_net, seeded
 from .training._device import check_device
 from .training.callbacks import non_finite_outputs
@@ -46,9 +47,6 @@ MAX_BLOCKS = 128
 MAX_KERNEL_SIZE = 64
 MAX_DILATION = 1024
 MAX_LEN = 10_000
-# Bound of s, c and alpha: σ(s·…) and σ(c·cos) are saturated in float32 long
-# before it (|x| > 17), and beyond float32's range (3.4e38) s·0 is NaN.
-MAX_SCALE = 1e4
 
 
 def sequence_input_tags(tags):

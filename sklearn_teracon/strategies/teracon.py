@@ -20,6 +20,8 @@ from ..training.retention import (
 )
 from .base import Strategy, mask_similarity
 
+# Bound of s, c and alpha: σ(s·…) and σ(c·cos) are saturated in float32 long
+# before it (|x| > 17), and beyond float32's range (3.4e38) s·0 is NaN.
 MAX_SCALE = 1e4
 
 
