@@ -40,6 +40,9 @@ print(list(enc.tasks_))
 # %%
 # The relation matrix
 # -------------------
+# With the default centred measure (``relation="centered"``) values lie in
+# [-1, 1]: a positive value means that two tasks amplify the same channels of
+# the shared representation, a negative one that they pull it apart.
 plot_task_relations(enc.task_relations_, list(enc.tasks_))
 plt.show()
 
