@@ -92,9 +92,12 @@ class HatStrategy(Strategy):
                 self.factors_[block.get_parameter(f"conv{layer}.conv.weight")] = (
                     weight_free
                 )
-                for name in (f"conv{layer}.conv.bias", f"norm{layer}.weight"):
+                for name in (
+                    f"conv{layer}.conv.bias",
+                    f"norm{layer}.weight",
+                    f"norm{layer}.bias",
+                ):
                     self.factors_[block.get_parameter(name)] = out_free
-                self.factors_[block.get_parameter(f"norm{layer}.bias")] = out_free
 
     def extra_loss(self, net, X, training):
         masks = self.masks(net.module_, net.task_, net._scale())
