@@ -69,9 +69,20 @@ def default_metric(n_classes: int) -> str:
 # --------------------------------------------------------------------------- #
 # validation helpers
 # --------------------------------------------------------------------------- #
+def _as_array(values: ArrayLike, name: str) -> NDArray:
+    """``np.asarray(values)``, with an error that names ``name`` if it is ragged."""
+    try:
+        return np.asarray(values)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} must be a rectangular array; its rows have different "
+            f"lengths (ragged): {exc}"
+        ) from None
+
+
 def _check_scores(scores: ArrayLike) -> NDArray:
     """Return ``scores`` as a 2-D real array (no copy when already one)."""
-    arr = np.asarray(scores)
+    arr = _as_array(scores, "scores")
     if arr.dtype == object:
         try:
             arr = arr.astype(np.float64)
@@ -102,7 +113,7 @@ def _check_scores(scores: ArrayLike) -> NDArray:
 
 def _check_targets(targets: ArrayLike, n_samples: int, n_candidates: int) -> NDArray:
     """Return ``targets`` as a 1-D int64 array of column indices (or -1)."""
-    arr = np.asarray(targets)
+    arr = _as_array(targets, "targets")
     if arr.ndim != 1:
         raise ValueError(
             f"targets must be a 1-D array of column indices, got shape {arr.shape}."
@@ -369,8 +380,8 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     >>> accuracy(["a", "b", "b", "c"], ["a", "b", "c", "c"])
     0.75
     """
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
+    y_true = _as_array(y_true, "y_true")
+    y_pred = _as_array(y_pred, "y_pred")
     for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
         if arr.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {arr.shape}.")
@@ -381,6 +392,10 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
         )
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty: accuracy needs >= 1 sample.")
+    if y_true.dtype.kind == "f" or y_pred.dtype.kind == "f":
+        # Float labels are class labels here; scikit-learn would call them
+        # "continuous" and refuse them.
+        return float(np.mean(y_true == y_pred))
     return float(accuracy_score(y_true, y_pred))
 
 

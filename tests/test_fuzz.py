@@ -31,21 +31,12 @@ from sklearn_teracon.encoder import MAX_LEN, MAX_SCALE  # noqa: E402
 from sklearn_teracon.evaluation import ContinualReport  # noqa: E402
 from sklearn_teracon.training.persistence import tensor_digest  # noqa: E402
 
-from .conftest import make_toy  # noqa: E402
+from .conftest import TINY, make_toy  # noqa: E402
 
 # Cases that train a model are a fifth of the profile's budget.
 TRAINING = settings(max_examples=max(8, settings().max_examples // 5))
 TASKS = ["next_item", "group", "band"]
-TINY = dict(
-    embedding_dim=8,
-    n_blocks=1,
-    max_len=8,
-    max_epochs=1,
-    batch_size=16,
-    patience=None,
-    validation_fraction=0.0,
-    random_state=0,
-)
+TINY = {**TINY, "embedding_dim": 8, "max_len": 8, "max_epochs": 1, "batch_size": 16}
 # Words an error message may use to name a bad X, y, task or k.
 X_WORDS = ("X", "item", "sequence")
 Y_WORDS = ("y", "label", "classes")
@@ -548,24 +539,21 @@ def test_ranking_metrics(fn, scores, targets, k):
         assert 0.0 <= value <= 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (reported): metrics lets numpy's 'inhomogeneous shape' "
-    "error through for ragged rows, without naming the argument",
-)
 @pytest.mark.parametrize(
     "call",
     [
         lambda: M.mrr_at_k([[0.1, 0.2], [0.3]], [0, 0]),
         lambda: M.target_ranks([[0.1, 0.2], [0.3]], [0, 0]),
         lambda: M.accuracy([[1], [1, 2]], [1, 2]),
-        # sklearn's "continuous is not supported"
-        lambda: M.accuracy([0.5, 1.0], [0.5, 1.0]),
     ],
 )
 def test_ragged_metric_input_names_the_argument(call):
     with pytest.raises(ValueError, match="scores|y_true|ragged"):
         call()
+
+
+def test_float_labels_are_class_labels_for_accuracy():
+    assert M.accuracy([0.5, 1.0], [0.5, 2.0]) == 0.5
 
 
 @given(scores=scores_like, targets=targets_like)
