@@ -241,6 +241,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         reference code's choice, far cheaper with a large vocabulary).
     lr : float, default=1e-3
         Adam learning rate.
+    backbone_lr_scale : float, default=1.0
+        From the second task on, the shared backbone (item embedding and
+        convolutions) trains at ``lr * backbone_lr_scale``; the task's masks
+        and head at ``lr``. 0 freezes the backbone after the first task.
     batch_size : int, default=128
         Users per batch.
     max_epochs : int, default=20
@@ -320,6 +324,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         "sampling": [StrOptions({"relation_aware", "uniform"})],
         "readout": [StrOptions({"last", "mean"})],
         "retained_positions": [StrOptions({"all", "last"})],
+        "backbone_lr_scale": [Interval(numbers.Real, 0, 1, closed="both")],
         "strategy": [StrOptions(set(STRATEGIES))],
         "strategy_params": [dict, None],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -353,6 +358,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         strategy: str = "teracon",
         strategy_params: dict | None = None,
         lr: float = 1e-3,
+        backbone_lr_scale: float = 1.0,
         batch_size: int = 128,
         max_epochs: int = 20,
         patience: int | None = 3,
@@ -379,6 +385,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         self.strategy = strategy
         self.strategy_params = strategy_params
         self.lr = lr
+        self.backbone_lr_scale = backbone_lr_scale
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -496,12 +503,15 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         with seeded(seed, self.device):
             # Training runs on a copy: nothing is committed unless it succeeds.
             module = copy.deepcopy(self.net_.module_) if keep_tasks else None
+            # The first task builds the backbone; later ones adapt it gently.
+            first = record.index == 0 if record is not None else not tasks
             net = self._build_net(
                 module,
                 len(vocabulary),
                 self._validation_share(len(sequences)),
                 seed,
                 task_name=name,
+                backbone_lr=None if first else self.lr * self.backbone_lr_scale,
             )
             if record is None:
                 n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
@@ -572,6 +582,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         validation: float,
         seed: int,
         task_name: str | None = None,
+        backbone_lr: float | None = None,
     ):
         return build_net(
             module,
@@ -583,6 +594,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             s=self.s,
             readout=self.readout,
             lr=self.lr,
+            backbone_lr=backbone_lr,
             batch_size=self.batch_size,
             validation_fraction=validation,
             patience=self.patience,

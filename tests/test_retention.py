@@ -37,3 +37,26 @@ def test_retention_halves_forgetting_under_a_conflicting_task():
     retained = _category_drop(stream, alpha=0.7)
     assert unprotected > 0.05, "the conflicting task should make category forget"
     assert retained < 0.5 * unprotected
+
+
+def test_backbone_lr_scale_sets_how_later_tasks_move_the_backbone(toy):
+    import torch
+
+    from .conftest import TINY
+
+    seqs, groups, _ = toy
+    moved = {}
+    for scale in (0.0, 1.0):
+        enc = ContinualUserEncoder(**TINY, backbone_lr_scale=scale)
+        enc.partial_fit(seqs)
+        before = {
+            k: v.clone() for k, v in enc.net_.module_.backbone.state_dict().items()
+        }
+        head = enc.net_.module_.heads[0].weight.detach().clone()
+        enc.partial_fit(seqs, groups, task="group")
+        after = enc.net_.module_.backbone.state_dict()
+        moved[scale] = max((after[k] - before[k]).abs().max().item() for k in before)
+        # the earlier head is retained, not frozen: it trains at lr either way
+        assert not torch.equal(enc.net_.module_.heads[0].weight, head)
+    assert moved[0.0] == 0.0
+    assert moved[1.0] > 1e-3

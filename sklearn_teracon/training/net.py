@@ -253,6 +253,7 @@ def build_net(
     strategy: Strategy,
     s: float,
     lr: float,
+    backbone_lr: float | None = None,
     readout: str = "last",
     batch_size: int,
     validation_fraction: float,
@@ -268,6 +269,9 @@ def build_net(
     A net is cheap: it is built anew for every task with the estimator's
     current parameters and a new ``strategy`` object, while the module, which
     holds every task and the strategy's per-task state, is kept.
+    ``backbone_lr`` (None: ``lr``) is the learning rate of the shared
+    backbone (item embedding and convolutions); the masks and heads train at
+    ``lr``.
     ``task_name`` (None for a net that only predicts) names the task in the
     console output and in the files of callbacks with a ``fn_prefix``
     (``Checkpoint``, ``TrainEndCheckpoint``).
@@ -309,6 +313,9 @@ def build_net(
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
         lr=lr,
+        optimizer__param_groups=[]
+        if backbone_lr is None
+        else [("backbone.*", {"lr": backbone_lr})],
         batch_size=batch_size,
         train_split=train_split,
         callbacks=named,
