@@ -33,10 +33,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from sklearn.utils._param_validation import validate_parameter_constraints
 from skorch.callbacks import Callback
 from torch import nn
+
+from ..training.retention import mask_cosine
 
 STATE = "strategy_state"
 
@@ -173,19 +174,17 @@ class Strategy:
     def task_relations(self, module: nn.Module, s: float) -> torch.Tensor:
         """Mean over slots of the cosine of the tasks' centred masks ``[T, T]``."""
         masks = torch.stack([self.masks(module, t, s) for t in range(module.n_tasks)])
-        return mask_similarity(masks, centered=True)
+        return mask_similarity(masks)
 
 
-def mask_similarity(masks: torch.Tensor, *, centered: bool) -> torch.Tensor:
+def mask_similarity(masks: torch.Tensor, *, measure: str = "centered") -> torch.Tensor:
     """Mean over slots of the pairwise cosine of masks ``[T, K, d]``: ``[T, T]``.
 
-    Masks that are constant over the channels (all ones) have no direction
+    The cosine is :func:`~sklearn_teracon.training.retention.mask_cosine`'s:
+    masks that are constant over the channels (all ones) have no direction
     once centred and give 0.
     """
-    if centered:
-        masks = masks - masks.mean(-1, keepdim=True)
-    unit = F.normalize(masks, dim=-1, eps=1e-12)
-    return torch.einsum("ikd,jkd->ijk", unit, unit).mean(-1)
+    return mask_cosine(masks[:, None], masks[None], measure=measure).mean(-1)
 
 
 def unit_masks(module: nn.Module) -> torch.Tensor:

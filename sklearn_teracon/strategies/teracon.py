@@ -144,9 +144,7 @@ class TeraconStrategy(Strategy):
 
     def task_relations(self, module, s: float) -> torch.Tensor:
         """Mask similarity as ρ measures it (``relation``)."""
-        return mask_similarity(
-            module.masks.all_masks(s), centered=self.relation == "centered"
-        )
+        return mask_similarity(module.masks.all_masks(s), measure=self.relation)
 
 
 __all__ = ["TeraconStrategy"]
