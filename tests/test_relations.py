@@ -9,6 +9,8 @@ from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_synthetic_stream
 from sklearn_teracon.training import mask_cosine, relation_aware_ratio
 
+from .conftest import TINY
+
 
 class MaskRecorder(Callback):
     """The trained task's masks when its training starts and ends."""
@@ -100,15 +102,7 @@ def test_centered_relation_spans_its_range_where_the_paper_formula_cannot():
 def test_uniform_sampling_retains_rho_min_of_each_batch(toy):
     seqs, groups, _ = toy
     enc = ContinualUserEncoder(
-        embedding_dim=16,
-        n_blocks=1,
-        max_len=12,
-        max_epochs=1,
-        patience=None,
-        validation_fraction=0.0,
-        sampling="uniform",
-        rho_min=1.0,
-        random_state=0,
+        **{**TINY, "max_epochs": 1}, sampling="uniform", rho_min=1.0
     )
     enc.partial_fit(seqs).partial_fit(seqs, groups, task="group")
     row = enc.history_["group"][-1]
@@ -117,10 +111,9 @@ def test_uniform_sampling_retains_rho_min_of_each_batch(toy):
 
 def test_paper_relation_is_selectable(toy):
     seqs, groups, _ = toy
-    common = dict(embedding_dim=16, n_blocks=1, max_len=12, max_epochs=1)
     rhos = {}
     for relation in ("paper", "centered"):
-        enc = ContinualUserEncoder(relation=relation, random_state=0, **common)
+        enc = ContinualUserEncoder(**{**TINY, "max_epochs": 1}, relation=relation)
         enc.partial_fit(seqs).partial_fit(seqs, groups, task="group")
         rhos[relation] = enc.history_["group"][-1]["rho_raw[next_item]"]
         assert np.all(np.isfinite(enc.task_relations_))
