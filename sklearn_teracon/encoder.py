@@ -151,8 +151,11 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         Where a next-item task is retained while later tasks train: at every
         real position of the retained users, or at the last one only (the
         reference code's choice, far cheaper with a large vocabulary).
-    lr : float, default=1e-3
-        Adam learning rate.
+    lr : float, default=1e-2
+        Adam learning rate. 1e-2 rather than the usual 1e-3: with batches of
+        128 a MovieLens-1M epoch is only 38 steps, and at 1e-3 next-item
+        MRR@5 stopped at 0.052 against 0.087 at 1e-2 (item co-occurrence:
+        0.085); age, gender and occupation gained 0.02-0.03 too.
     backbone_lr_scale : float, default=1.0
         From the second task on, the shared backbone (item embedding and
         convolutions) trains at ``lr * backbone_lr_scale``; the task's masks
@@ -269,7 +272,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         retained_positions: str = "all",
         strategy: str = "teracon",
         strategy_params: dict | None = None,
-        lr: float = 1e-3,
+        lr: float = 1e-2,
         backbone_lr_scale: float = 1.0,
         batch_size: int = 128,
         max_epochs: int = 20,

@@ -46,7 +46,7 @@ def test_user_callbacks_run_for_every_task(toy, tmp_path):
     enc.partial_fit(seqs).partial_fit(seqs, groups, task="group")
     assert counter.epochs_ == 2 * TINY["max_epochs"]
     # The scheduler halved the learning rate once per epoch of the last task.
-    assert enc.net_.optimizer_.param_groups[0]["lr"] == TINY.get("lr", 1e-3) * 0.25
+    assert enc.net_.optimizer_.param_groups[0]["lr"] == enc.lr * 0.25
     # One checkpoint copy per task: each task's files carry its name.
     assert (tmp_path / "next_item_params.pt").exists()
     assert (tmp_path / "group_params.pt").exists()
