@@ -11,18 +11,10 @@ from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_synthetic_stream
 from sklearn_teracon.strategies import STRATEGIES, Strategy, get_strategy
 
+from .conftest import TINY
+
 TASKS = ("next_item", "category", "conflict")
-SMALL = dict(
-    embedding_dim=16,
-    n_blocks=1,
-    max_len=12,
-    max_epochs=2,
-    batch_size=32,
-    lr=5e-3,
-    patience=None,
-    validation_fraction=0.0,
-    random_state=0,
-)
+SMALL = {**TINY, "lr": 5e-3}
 
 
 @pytest.fixture(scope="module")
