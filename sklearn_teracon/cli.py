@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stream_and_model_arguments(run)
     run.set_defaults(job=_run_in)
     run.add_argument(
+        "--strategy",
+        default="teracon",
+        metavar="NAME",
+        help="the continual-learning strategy, one of those `compare` runs "
+        "(default: %(default)s), e.g. hat, conure, joint",
+    )
+    run.add_argument(
         "--no-single-task",
         dest="single_task",
         action="store_false",
@@ -269,6 +276,14 @@ def _add_compare_parser(commands) -> None:
         "teracon,sequential,finetune,single,joint",
     )
     compare.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        default=1,
+        help="strategies trained at once, each in its own process with its share "
+        "of the cores (default: %(default)s); on a GPU several keep it busy",
+    )
+    compare.add_argument(
         "--out",
         default=DEFAULT_COMPARE_OUT,
         metavar="DIR",
@@ -375,12 +390,18 @@ def _select_tasks(stream, args):
 
 def _make_encoder(args):
     from .encoder import ContinualUserEncoder
+    from .strategies import STRATEGIES
     from .training._device import check_device
 
     try:
         check_device(args.device)
     except ValueError as exc:
         raise UserError(f"--device: {exc}") from None
+    strategy = getattr(args, "strategy", "teracon")  # `compare` sets its own
+    if strategy not in STRATEGIES:
+        raise UserError(
+            f"--strategy {strategy}: expected one of {', '.join(STRATEGIES)}"
+        )
     return ContinualUserEncoder(
         embedding_dim=args.embedding_dim,
         n_blocks=args.n_blocks,
@@ -389,6 +410,7 @@ def _make_encoder(args):
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
+        strategy=strategy,
     )
 
 
@@ -517,7 +539,7 @@ def _compare_in(out: Path, args, started: float) -> int:
 
     with _thread_limit(args.threads):
         comparison = compare_strategies(
-            encoder, stream, names, verbose=0 if args.quiet else 1
+            encoder, stream, names, n_jobs=args.jobs, verbose=0 if args.quiet else 1
         )
     print(comparison.to_text())
     print()

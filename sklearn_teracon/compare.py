@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from .evaluation import ContinualEvaluator, ContinualReport
@@ -220,8 +221,34 @@ class StrategyComparison:
         return fig
 
 
+def _evaluate_strategy(
+    encoder, stream, name: str, single_scores, verbose: int, position: str
+):
+    """One strategy's continual report and its number of serving parameters."""
+    if verbose:
+        print(f"[strategy {position}] {name}", flush=True)
+    evaluator = ContinualEvaluator(
+        clone(encoder).set_params(strategy=name, strategy_params=None),
+        single_task=single_scores,
+        baselines=False,
+        verbose=verbose,
+    )
+    report = evaluator.evaluate(stream)
+    if single_scores is None:  # the single-task run itself: FWT is 0
+        report.single_task_scores = report.diagonal.copy()
+        report.single_task_source = "computed"
+    net = evaluator.encoder_.net_
+    if verbose:
+        print(
+            f"    {name}: BWT {_fmt(report.bwt, True)}, FWT "
+            f"{_fmt(report.fwt, True)}, {float(np.sum(report.fit_times)):.1f}s",
+            flush=True,
+        )
+    return report, net.strategy.n_parameters(net.module_)
+
+
 def compare_strategies(
-    encoder, stream, strategies=None, *, verbose: int = 0
+    encoder, stream, strategies=None, *, n_jobs: int | None = None, verbose: int = 0
 ) -> StrategyComparison:
     """Run the continual protocol once per strategy on ``stream``.
 
@@ -236,6 +263,11 @@ def compare_strategies(
         Names from :data:`~sklearn_teracon.strategies.STRATEGIES`, in the
         table's order (default: all). The single-task models (``"single"``)
         are trained first in any case: forward transfer compares with them.
+    n_jobs : int or None, default=None
+        Strategies run in parallel processes (joblib) after the single-task
+        models; ``None`` means 1, ``-1`` all cores. Each worker's torch uses its
+        share of the cores. On a GPU several workers keep the device busy,
+        since one small model leaves it mostly idle.
     verbose : int, default=0
         1 prints a line per strategy and per task.
 
@@ -253,31 +285,20 @@ def compare_strategies(
     if repeated:
         raise ValueError(f"each strategy may be named once; repeated: {repeated}")
     start = time.perf_counter()
-    order = [SINGLE] + [s for s in strategies if s != SINGLE]
-    reports, sizes = {}, {}
-    single_scores = None
-    for number, name in enumerate(order, start=1):
-        if verbose:
-            print(f"[strategy {number}/{len(order)}] {name}", flush=True)
-        evaluator = ContinualEvaluator(
-            clone(encoder).set_params(strategy=name, strategy_params=None),
-            single_task=single_scores,
-            baselines=False,
-            verbose=verbose,
+    rest = [name for name in strategies if name != SINGLE]
+    total = len(rest) + 1
+    single, single_size = _evaluate_strategy(
+        encoder, stream, SINGLE, None, verbose, f"1/{total}"
+    )
+    single_scores = single.single_task_scores
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_evaluate_strategy)(
+            encoder, stream, name, single_scores, verbose, f"{number}/{total}"
         )
-        report = evaluator.evaluate(stream)
-        if single_scores is None:  # the single-task run itself: FWT is 0
-            single_scores = report.diagonal.copy()
-            report.single_task_scores = single_scores
-            report.single_task_source = "computed"
-        net = evaluator.encoder_.net_
-        reports[name], sizes[name] = report, net.strategy.n_parameters(net.module_)
-        if verbose:
-            print(
-                f"    {name}: BWT {_fmt(report.bwt, True)}, FWT "
-                f"{_fmt(report.fwt, True)}, {float(np.sum(report.fit_times)):.1f}s",
-                flush=True,
-            )
+        for number, name in enumerate(rest, start=2)
+    )
+    reports = {SINGLE: single, **{n: r for n, (r, _) in zip(rest, results)}}
+    sizes = {SINGLE: single_size, **{n: size for n, (_, size) in zip(rest, results)}}
     return StrategyComparison(
         reports={name: reports[name] for name in strategies},
         n_parameters={name: sizes[name] for name in strategies},

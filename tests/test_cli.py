@@ -248,6 +248,20 @@ def test_bad_arguments(argv, fragments, tmp_path):
     assert not (tmp_path / "out").exists()  # no empty folder left behind
 
 
+def test_run_with_another_strategy(tmp_path):
+    argv = [*TINY_RUN, "--tasks", "next_item,category", "--no-single-task"]
+    code, _, stderr = call([*argv, "--strategy", "hat", "--out", str(tmp_path), "-q"])
+    assert code == 0, stderr
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["params"]["strategy"] == "hat"
+
+
+def test_run_refuses_an_unknown_strategy(tmp_path):
+    code, _, stderr = call([*SMALL, "--strategy", "ewc", "--out", str(tmp_path / "o")])
+    assert_one_line_error(code, stderr, "--strategy ewc", "teracon", "conure")
+    assert not (tmp_path / "o").exists()
+
+
 def test_unwritable_out_dir(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -273,6 +273,20 @@ def test_compare_command_writes_the_table_json_and_figure(tmp_path, capsys):
     assert (tmp_path / "compare.png").stat().st_size > 0
 
 
+def test_compare_in_parallel_workers_gives_the_same_table(stream):
+    from sklearn_teracon.compare import compare_strategies
+
+    enc = ContinualUserEncoder(**{**SMALL, "max_epochs": 1})
+    two = stream.select(["next_item", "category"])
+    serial = compare_strategies(enc, two, ["sequential", "hat"])
+    parallel = compare_strategies(enc, two, ["sequential", "hat"], n_jobs=2)
+    assert parallel.strategies == ["sequential", "hat"]
+    np.testing.assert_array_equal(parallel.final, serial.final)
+    for name in serial.strategies:
+        np.testing.assert_array_equal(parallel.reports[name].R, serial.reports[name].R)
+        assert parallel.n_parameters[name] == serial.n_parameters[name]
+
+
 def test_compare_refuses_unknown_or_repeated_strategies(stream, tmp_path, capsys):
     from sklearn_teracon.cli import main
     from sklearn_teracon.compare import compare_strategies
