@@ -539,7 +539,13 @@ def _compare_in(out: Path, args, started: float) -> int:
 
     with _thread_limit(args.threads):
         comparison = compare_strategies(
-            encoder, stream, names, n_jobs=args.jobs, verbose=0 if args.quiet else 1
+            encoder,
+            stream,
+            names,
+            n_jobs=args.jobs,
+            # Killed or interrupted, the finished strategies' rows stay on disk.
+            on_progress=lambda so_far: so_far.save(out, figure=False),
+            verbose=0 if args.quiet else 1,
         )
     print(comparison.to_text())
     print()

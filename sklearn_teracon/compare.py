@@ -164,10 +164,11 @@ class StrategyComparison:
             },
         }
 
-    def save(self, out) -> list[str]:
+    def save(self, out, *, figure: bool = True) -> list[str]:
         """Write ``compare.json``, ``compare.md`` and ``compare.png`` into ``out``.
 
-        Returns the names written (no figure without matplotlib).
+        Returns the names written (no figure without matplotlib or with
+        ``figure=False``).
         """
         out = Path(out)
         (out / "compare.json").write_text(
@@ -175,6 +176,8 @@ class StrategyComparison:
         )
         (out / "compare.md").write_text(self.to_markdown() + "\n", encoding="utf-8")
         written = ["compare.json", "compare.md"]
+        if not figure:
+            return written
         try:
             import matplotlib
         except ImportError:
@@ -224,7 +227,7 @@ class StrategyComparison:
 def _evaluate_strategy(
     encoder, stream, name: str, single_scores, verbose: int, position: str
 ):
-    """One strategy's continual report and its number of serving parameters."""
+    """``(name, continual report, number of serving parameters)`` of a strategy."""
     if verbose:
         print(f"[strategy {position}] {name}", flush=True)
     evaluator = ContinualEvaluator(
@@ -244,11 +247,17 @@ def _evaluate_strategy(
             f"{_fmt(report.fwt, True)}, {float(np.sum(report.fit_times)):.1f}s",
             flush=True,
         )
-    return report, net.strategy.n_parameters(net.module_)
+    return name, report, net.strategy.n_parameters(net.module_)
 
 
 def compare_strategies(
-    encoder, stream, strategies=None, *, n_jobs: int | None = None, verbose: int = 0
+    encoder,
+    stream,
+    strategies=None,
+    *,
+    n_jobs: int | None = None,
+    on_progress=None,
+    verbose: int = 0,
 ) -> StrategyComparison:
     """Run the continual protocol once per strategy on ``stream``.
 
@@ -268,6 +277,10 @@ def compare_strategies(
         models; ``None`` means 1, ``-1`` all cores. Each worker's torch uses its
         share of the cores. On a GPU several workers keep the device busy,
         since one small model leaves it mostly idle.
+    on_progress : callable or None, default=None
+        Called with the :class:`StrategyComparison` of the strategies finished
+        so far each time one finishes (the command line saves it, so that an
+        interrupted comparison keeps its finished rows).
     verbose : int, default=0
         1 prints a line per strategy and per task.
 
@@ -287,27 +300,37 @@ def compare_strategies(
     start = time.perf_counter()
     rest = [name for name in strategies if name != SINGLE]
     total = len(rest) + 1
-    single, single_size = _evaluate_strategy(
+    _, single, single_size = _evaluate_strategy(
         encoder, stream, SINGLE, None, verbose, f"1/{total}"
     )
     single_scores = single.single_task_scores
-    results = Parallel(n_jobs=n_jobs)(
+    reports, sizes = {SINGLE: single}, {SINGLE: single_size}
+
+    def comparison() -> StrategyComparison:
+        done = [name for name in strategies if name in reports]
+        return StrategyComparison(
+            reports={name: reports[name] for name in done},
+            n_parameters={name: sizes[name] for name in done},
+            single_task_scores=single_scores,
+            stream=str(getattr(stream, "name", "") or ""),
+            total_time=time.perf_counter() - start,
+            params={
+                k: v
+                for k, v in encoder.get_params(deep=False).items()
+                if isinstance(v, int | float | str | bool | type(None))
+            },
+        )
+
+    if on_progress is not None and SINGLE in strategies:
+        on_progress(comparison())
+    finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(_evaluate_strategy)(
             encoder, stream, name, single_scores, verbose, f"{number}/{total}"
         )
         for number, name in enumerate(rest, start=2)
     )
-    reports = {SINGLE: single, **{n: r for n, (r, _) in zip(rest, results)}}
-    sizes = {SINGLE: single_size, **{n: size for n, (_, size) in zip(rest, results)}}
-    return StrategyComparison(
-        reports={name: reports[name] for name in strategies},
-        n_parameters={name: sizes[name] for name in strategies},
-        single_task_scores=single_scores,
-        stream=str(getattr(stream, "name", "") or ""),
-        total_time=time.perf_counter() - start,
-        params={
-            k: v
-            for k, v in encoder.get_params(deep=False).items()
-            if isinstance(v, int | float | str | bool | type(None))
-        },
-    )
+    for name, report, size in finished:
+        reports[name], sizes[name] = report, size
+        if on_progress is not None:
+            on_progress(comparison())
+    return comparison()

@@ -279,8 +279,17 @@ def test_compare_in_parallel_workers_gives_the_same_table(stream):
     enc = ContinualUserEncoder(**{**SMALL, "max_epochs": 1})
     two = stream.select(["next_item", "category"])
     serial = compare_strategies(enc, two, ["sequential", "hat"])
-    parallel = compare_strategies(enc, two, ["sequential", "hat"], n_jobs=2)
+    seen = []
+    parallel = compare_strategies(
+        enc,
+        two,
+        ["sequential", "hat"],
+        n_jobs=2,
+        on_progress=lambda so_far: seen.append(so_far.strategies),
+    )
     assert parallel.strategies == ["sequential", "hat"]
+    # One call per finished strategy, with the rows finished so far.
+    assert len(seen) == 2 and len(seen[0]) == 1 and seen[1] == parallel.strategies
     np.testing.assert_array_equal(parallel.final, serial.final)
     for name in serial.strategies:
         np.testing.assert_array_equal(parallel.reports[name].R, serial.reports[name].R)
