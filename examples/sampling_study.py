@@ -95,14 +95,16 @@ def one_run(dataset, tasks, name, seed, device):
 
 
 def study(dataset, seeds, tasks, settings, device="cpu", n_jobs=1, out=None):
-    rows = Parallel(n_jobs=n_jobs)(
+    rows = []
+    for row in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(one_run)(dataset, tasks, name, seed, device)
-        for name in settings
         for seed in seeds
-    )
-    if out:
-        with open(out, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=1)
+        for name in settings
+    ):
+        rows.append(row)
+        if out:  # after every run: a stopped study keeps what it finished
+            with open(out, "w", encoding="utf-8") as f:
+                json.dump(rows, f, indent=1)
     names = rows[0]["tasks"]
     print()
     print(
