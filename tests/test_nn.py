@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from sklearn_teracon.nn import LABELS, NEXT_ITEM, TaskMaskBank, TeraconModule
+from sklearn_teracon.nn import (
+    LABELS,
+    NEXT_ITEM,
+    CausalConv1d,
+    TaskMaskBank,
+    TeraconModule,
+)
 from sklearn_teracon.training import (
     annealed_scale,
     floored_ratio,
@@ -158,3 +165,31 @@ def test_a_new_head_can_start_from_the_class_prior():
     module = _module(tasks=())
     module.add_task(LABELS, 3, prior)
     np.testing.assert_allclose(module.heads[0].bias.detach(), prior, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kernel_size", "dilation", "length"), [(3, 1, 7), (3, 4, 7), (2, 8, 5), (1, 2, 6)]
+)
+def test_causal_conv_matches_a_left_padded_conv1d(kernel_size, dilation, length):
+    # The one-matrix-multiply form replaced Conv1d over [batch, d, length] with
+    # left padding: same weights (state_dict), same outputs and gradients.
+    torch.manual_seed(0)
+    conv = CausalConv1d(6, kernel_size, dilation)
+    assert {k: v.shape for k, v in conv.state_dict().items()} == {
+        "conv.weight": (6, 6, kernel_size),
+        "conv.bias": (6,),
+    }
+    h = torch.randn(3, length, 6, requires_grad=True)
+    padded = F.pad(h.transpose(1, 2), ((kernel_size - 1) * dilation, 0))
+    expected = conv.conv(padded).transpose(1, 2)
+    out = conv(h)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, [h, conv.conv.weight], grad)
+    want = torch.autograd.grad(expected, [h, conv.conv.weight], grad)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+    # Position t sees only positions ≤ t: changing the last input moves nothing else.
+    changed = h.detach().clone()
+    changed[:, -1] += 1.0
+    torch.testing.assert_close(conv(changed)[:, :-1], out[:, :-1].detach())

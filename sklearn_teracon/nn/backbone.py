@@ -10,19 +10,50 @@ from torch import nn
 class CausalConv1d(nn.Module):
     """A dilated convolution over positions that never looks at the future.
 
-    ``Conv1d`` over ``[batch, channels, length]`` with explicit left padding
-    does the reference's ``Conv2d`` with a ``(1, k)`` kernel 1.7x faster.
+    Computed as one matrix multiply: the ``k`` dilated shifts of
+    ``h [batch, length, d]`` side by side, ``[batch, length, k·d]``, times the
+    ``[k·d, d]`` weight. Forward + backward at batch 32, length 30, kernel 3
+    (benchmarks/conv_kernels.py, one thread of a 2-core AVX-512 CPU): 8.2 ms
+    against 9.1 ms for ``Conv1d`` at d=256 in fp32, 2.9 against 4.1 ms under
+    bf16 autocast; ``Conv1d`` itself is 1.7x faster than the reference's
+    ``Conv2d``. The weight stays a ``Conv1d``'s (``conv.weight [d, d, k]``,
+    ``conv.bias``), so saved models load unchanged.
     """
 
     def __init__(self, channels: int, kernel_size: int, dilation: int):
         super().__init__()
-        self.left_padding = (kernel_size - 1) * dilation
+        self.kernel_size = kernel_size
+        self.dilation = dilation
         self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         # h: [batch, length, channels]
-        x = F.pad(h.transpose(1, 2), (self.left_padding, 0))
-        return self.conv(x).transpose(1, 2)
+        dtype = _autocast_dtype(h.device.type)
+        if dtype is not None:
+            # Shift and gather in the autocast dtype: half the bytes of fp32.
+            h = h.to(dtype)
+        length = h.shape[1]
+        padded = F.pad(h, (0, 0, (self.kernel_size - 1) * self.dilation, 0))
+        shifted = torch.cat(
+            [
+                padded[:, j * self.dilation : j * self.dilation + length]
+                for j in range(self.kernel_size)
+            ],
+            dim=-1,
+        )
+        # [out, in, k] -> [out, k·in], tap-major like ``shifted``'s columns.
+        weight = self.conv.weight.transpose(1, 2).flatten(1)
+        return F.linear(shifted, weight, self.conv.bias)
+
+
+def _autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The dtype autocast runs matrix multiplies in on ``device_type``; None if off."""
+    try:
+        if torch.is_autocast_enabled(device_type):
+            return torch.get_autocast_dtype(device_type)
+    except TypeError:  # torch < 2.4 cannot ask per device: only speed is lost
+        pass
+    return None
 
 
 class MaskedResidualBlock(nn.Module):
