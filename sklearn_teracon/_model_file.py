@@ -109,6 +109,7 @@ def load_encoder(cls, path, *, device: str | None = None):
     enc.net_ = enc._build_net(module, len(vocabulary), 0.0, seed=0)
     enc.net_.s = description["net"]["s"]
     enc.net_.batch_size = description["net"]["batch_size"]
+    enc.net_.precision = description["net"]["precision"]
     enc.tasks_ = tasks
     enc.item_vocabulary_ = vocabulary
     enc.history_ = cls._history_from_records(description["history"])
@@ -139,7 +140,11 @@ def _describe(enc, layout: dict) -> dict:
         "params": params,
         # What the fitted net predicts with; the parameters may have changed
         # since (set_params after fitting), and a round trip keeps predictions.
-        "net": {"s": float(enc.net_.s), "batch_size": int(enc.net_.batch_size)},
+        "net": {
+            "s": float(enc.net_.s),
+            "batch_size": int(enc.net_.batch_size),
+            "precision": enc.net_.precision,
+        },
         "structure": enc.net_.structure(),
         "tensors": layout,
         "vocabulary": _json_items(enc.item_vocabulary_.items),

@@ -42,6 +42,10 @@ _MAX_HISTORY_DEPTH = 8
 # Class labels of a string task: numpy's width of the longest label, or the
 # width of the array they came in, which no real label set comes near.
 _MAX_LABEL_CHARS = 4096
+# Keys added to format 2 after files of it were written, with the value that
+# such a file was written with: a file without one loads as it was saved.
+_ADDED_PARAMS = {"precision": "float32"}
+_ADDED_NET = {"precision": "float32"}
 SHORT = reprlib.Repr()  # short reprs of untrusted values in error messages
 SHORT.maxlevel, SHORT.maxstring, SHORT.maxother = 2, 40, 40
 
@@ -68,10 +72,13 @@ def check_description(description, cls):
         versions,
     )
     from .encoder import MAX_SCALE
+    from .training._precision import PRECISIONS
 
+    _add_missing(description["params"], _ADDED_PARAMS)
     enc = _check_params(description["params"], cls)
     net = description["net"]
-    _check_keys(net, {"s", "batch_size"}, "net")
+    _add_missing(net, _ADDED_NET)
+    _check_keys(net, {"s", "batch_size", "precision"}, "net")
     _require(
         _is_finite_real(net["s"]) and 1 <= net["s"] <= MAX_SCALE,
         "net.s",
@@ -79,6 +86,12 @@ def check_description(description, cls):
         net["s"],
     )
     _check_int(net["batch_size"], "net.batch_size", 1, _MAX_COUNT)
+    _require(
+        net["precision"] in PRECISIONS,
+        "net.precision",
+        f"one of {PRECISIONS}",
+        net["precision"],
+    )
     n_tasks, structure = _check_structure(description["structure"])
     _check_tensor_table(description["tensors"])
     _check_vocabulary(description["vocabulary"], structure["n_embeddings"])
@@ -357,6 +370,13 @@ def _is_shallow(value, depth: int = 0) -> bool:
 def _require(condition: bool, where: str, expected: str, value) -> None:
     if not condition:
         raise InvalidDescription(f"{where} must be {expected}, got {SHORT.repr(value)}")
+
+
+def _add_missing(value, added: dict) -> None:
+    """Give an object of the description the keys that were added to it later."""
+    if isinstance(value, dict):
+        for key, default in added.items():
+            value.setdefault(key, default)
 
 
 def _check_keys(value, keys: set, where: str) -> None:

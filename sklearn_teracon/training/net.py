@@ -11,11 +11,12 @@ import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
-from skorch.dataset import Dataset, ValidSplit
+from skorch.dataset import Dataset, ValidSplit, unpack_data
 
 from ..nn import NEXT_ITEM, TeraconModule
 from ..nn.model import read_out
 from ..strategies.base import Strategy, StrategyCallback
+from ._precision import at_precision, autocast, check_precision
 from .callbacks import ScaleAnnealing, StopOnNonFinite
 from .progress import BatchProgressBar, EpochTable, TaskLine
 
@@ -56,6 +57,9 @@ class ContinualNet(NeuralNet):
     readout : {"last", "mean"}
         How a user's hidden states become the representation that labelled
         heads read and ``embed`` returns (see ``TeraconModule.represent``).
+    precision : {"float32", "bfloat16"}
+        The arithmetic of the forward passes in training and inference
+        (see :func:`~sklearn_teracon.training._precision.autocast`).
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
@@ -67,12 +71,14 @@ class ContinualNet(NeuralNet):
         strategy: Strategy,
         s: float = 50.0,
         readout: str = "last",
+        precision: str = "float32",
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
         self.strategy = strategy
         self.s = s
         self.readout = readout
+        self.precision = precision
 
     # -- task bookkeeping ---------------------------------------------------
     def start_task(self, task: int, task_names: list[str] | None = None) -> None:
@@ -127,6 +133,26 @@ class ContinualNet(NeuralNet):
         )
 
     # -- skorch's steps -----------------------------------------------------
+    def train_step_single(self, batch, **fit_params):
+        # skorch's step with the forward passes (the loss's too: retention
+        # runs the teacher and the student) at ``precision``, and the
+        # backward pass outside autocast, as torch recommends.
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        with autocast(self.precision, self.device):
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    @at_precision
+    def validation_step(self, batch, **fit_params):
+        return super().validation_step(batch, **fit_params)
+
+    @at_precision
+    def evaluation_step(self, batch, training=False):
+        return super().evaluation_step(batch, training)
+
     def _scale(self) -> float:
         return self.s_current_ if self.module_.training else self.s
 
@@ -196,6 +222,7 @@ class ContinualNet(NeuralNet):
         for Xi, _ in self.get_iterator(Dataset(X, None), training=False):
             yield Xi.to(self.device)
 
+    @at_precision
     @torch.no_grad()
     def predict_logits(self, X: np.ndarray, task: int) -> np.ndarray:
         """Logits of ``task`` at the last position, ``[n_users, n_outputs]``."""
@@ -205,6 +232,7 @@ class ContinualNet(NeuralNet):
         ]
         return torch.cat(out).numpy()
 
+    @at_precision
     @torch.no_grad()
     def embed(self, X: np.ndarray, task: int) -> np.ndarray:
         """User representations of ``task``, ``[n_users, d]``."""
@@ -255,6 +283,7 @@ def build_net(
     lr: float,
     backbone_lr: float | None = None,
     readout: str = "last",
+    precision: str = "float32",
     batch_size: int,
     validation_fraction: float,
     patience: int | None,
@@ -271,11 +300,13 @@ def build_net(
     holds every task and the strategy's per-task state, is kept.
     ``backbone_lr`` (None: ``lr``) is the learning rate of the shared
     backbone (item embedding and convolutions); the masks and heads train at
-    ``lr``.
+    ``lr``. ``precision`` (``"float32"`` or ``"bfloat16"``) is the arithmetic
+    of the net's forward passes (:func:`~sklearn_teracon.training._precision.autocast`).
     ``task_name`` (None for a net that only predicts) names the task in the
     console output and in the files of callbacks with a ``fn_prefix``
     (``Checkpoint``, ``TrainEndCheckpoint``).
     """
+    check_precision(precision)
     train_split = (
         ValidSplit(validation_fraction, stratified=False, random_state=seed)
         if validation_fraction
@@ -328,6 +359,7 @@ def build_net(
         strategy=strategy,
         s=s,
         readout=readout,
+        precision=precision,
     )
     return net.initialize()
 
