@@ -40,6 +40,7 @@ from .strategies import STRATEGIES, get_strategy
 from .strategies.teracon import MAX_SCALE
 from .training import build_net, seeded
 from .training._device import check_device
+from .training._threads import worker_torch_threads
 from .training._precision import PRECISIONS
 from .training.callbacks import non_finite_outputs
 from .training.persistence import module_architecture
@@ -374,7 +375,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        return self._learn(X, y, task=task, classes=classes, keep_tasks=False)
+        with worker_torch_threads():
+            return self._learn(X, y, task=task, classes=classes, keep_tasks=False)
 
     def partial_fit(self, X, y=None, *, task: str | None = None, classes=None):
         """Learn ``task`` continually: the earlier tasks are kept and retained.
@@ -400,7 +402,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        return self._learn(X, y, task=task, classes=classes, keep_tasks=True)
+        with worker_torch_threads():
+            return self._learn(X, y, task=task, classes=classes, keep_tasks=True)
 
     def fit_transform(self, X, y=None, *, task: str | None = None, classes=None):
         """``fit(X, y, task=task, classes=classes).transform(X, task=task)``.
@@ -684,7 +687,8 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     def decision_function(self, X, task: str | None = None) -> np.ndarray:
         """Scores of every class (or item) of ``task``, shape ``(n, n_classes)``."""
         record = self._record(task)
-        logits = self.net_.predict_logits(self._encode(X), record.index)
+        with worker_torch_threads():
+            logits = self.net_.predict_logits(self._encode(X), record.index)
         # A next-item head's first two columns are padding and unknown.
         return logits[:, N_RESERVED:] if record.kind == NEXT_ITEM else logits
 
@@ -731,12 +735,13 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         encoded = self._encode(X)
-        if task is not None:
-            return self.net_.embed(encoded, self._record(task).index)
-        return np.mean(
-            [self.net_.embed(encoded, rec.index) for rec in self.tasks_.values()],
-            axis=0,
-        )
+        with worker_torch_threads():
+            if task is not None:
+                return self.net_.embed(encoded, self._record(task).index)
+            return np.mean(
+                [self.net_.embed(encoded, rec.index) for rec in self.tasks_.values()],
+                axis=0,
+            )
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of :meth:`transform`'s columns: ``embedding_0``, ``embedding_1``, ...

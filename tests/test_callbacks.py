@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import (
     Callback,
     Checkpoint,
@@ -234,3 +235,23 @@ def test_ctrl_c_in_run_writes_the_partial_report(tmp_path, monkeypatch, capsys):
     report = ContinualReport.load_json(out / "report.json")
     assert report.task_names == ["next_item"]
     assert "next_item" in (out / "report.md").read_text()
+
+
+class PoisonWeightsAfterLastBatch(Callback):
+    """Make a weight NaN after the last batch, where no later loss reads it."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            with torch.no_grad():
+                next(net.module_.parameters()).fill_(float("nan"))
+
+
+def test_weights_that_turn_non_finite_in_the_last_step_stop_training(toy):
+    seqs, _, _ = toy
+    enc = ContinualUserEncoder(
+        **{**TINY, "max_epochs": 1, "batch_size": len(seqs)},
+        callbacks=[PoisonWeightsAfterLastBatch()],
+    )
+    # The epoch-end scan names the epoch; the check after training would not.
+    with pytest.raises(ValueError, match="at epoch 1: the weights .* hold NaN"):
+        enc.fit(seqs)

@@ -55,6 +55,13 @@ class StopOnNonFinite(Callback):
     Raises :class:`TrainingDiverged` (a ``ValueError``), so the caller can roll
     back to its copy of the model.
 
+    Every batch's loss is checked, from the float skorch records in the
+    history (it syncs with the device for it anyway), so the check adds no
+    device-to-host sync per batch. The weights are scanned at the end of each
+    epoch (one sync): a step that makes a weight the loss reads non-finite
+    shows in the next batch's loss, and the epoch-end scan catches the rest,
+    the last step included.
+
     Parameters
     ----------
     task_name : str or None
@@ -64,19 +71,19 @@ class StopOnNonFinite(Callback):
     def __init__(self, task_name: str | None = None):
         self.task_name = task_name
 
-    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
-        if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        prefix = "train" if training else "valid"
+        loss = net.history[-1, "batches", -1].get(f"{prefix}_loss")
+        if loss is not None and not math.isfinite(loss):
             self._stop(
                 net,
-                f"the {'training' if training else 'validation'} loss is "
-                f"{float(loss.detach()):.4g}",
+                f"the {'training' if training else 'validation'} loss is {loss:.4g}",
             )
-        if training:
-            bad = non_finite_parameters(net.module_)
-            if bad:
-                self._stop(
-                    net, f"the weights {', '.join(bad[:3])} hold NaN or infinity"
-                )
+
+    def on_epoch_end(self, net, **kwargs):
+        bad = non_finite_parameters(net.module_)
+        if bad:
+            self._stop(net, f"the weights {', '.join(bad[:3])} hold NaN or infinity")
 
     def _stop(self, net, what: str) -> None:
         task = f" on task {self.task_name!r}" if self.task_name is not None else ""
