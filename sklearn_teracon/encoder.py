@@ -34,7 +34,7 @@ from ._tasks import (
     _log_prior,
     sequence_input_tags,
 )
-from .metrics import default_metric, score_with_metric
+from .metrics import default_metric, score_ranks, score_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .strategies import STRATEGIES, get_strategy
 from .strategies.teracon import MAX_SCALE
@@ -710,6 +710,13 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         """
         if not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
+        record = self._record(task)
+        if record.kind == NEXT_ITEM:
+            # Ranked in vocabulary chunks: no [n_users, n_items] score matrix.
+            encoded = self._encode(X)
+            with worker_torch_threads():
+                top = self.net_.top_columns(encoded, record.index, int(k), N_RESERVED)
+            return self.classes_of(task)[top]
         scores = self.decision_function(X, task)
         k = min(int(k), scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -773,6 +780,15 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             X, y = split_last_items(sequences)
         elif y is None:
             raise ValueError(f"task {record.name!r} is labelled: score needs y")
+        if record.kind == NEXT_ITEM and record.metric != "accuracy":
+            # Ranks in vocabulary chunks: no [n_users, n_items] score matrix.
+            encoded = self._encode(X)
+            targets = self._targets(record, _check_next_items(y, len(encoded)))
+            with worker_torch_threads():
+                ranks = self.net_.target_ranks(
+                    encoded, record.index, targets, N_RESERVED
+                )
+            return score_ranks(record.metric, ranks)
         scores = self.decision_function(X, record.name)
         if record.kind == LABELS:
             y = check_labels(y, len(scores))

@@ -34,6 +34,7 @@ __all__ = [
     "hit_rate_at_k",
     "mrr_at_k",
     "ndcg_at_k",
+    "score_ranks",
     "score_with_metric",
     "target_ranks",
 ]
@@ -271,8 +272,10 @@ def mrr_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     >>> float(mrr_at_k(scores, [1, 1, 2], k=2))
     0.5
     """
-    k = _check_k(k)
-    ranks = target_ranks(scores, targets)
+    return _mrr_of_ranks(target_ranks(scores, targets), _check_k(k))
+
+
+def _mrr_of_ranks(ranks: NDArray, k: int) -> float:
     return float(np.mean(np.where(ranks <= k, 1.0 / ranks, 0.0)))
 
 
@@ -308,8 +311,10 @@ def hit_rate_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     >>> float(hit_rate_at_k(scores, [1, 1, 2], k=2))  # ranks 1, 2, 3
     0.6666666666666666
     """
-    k = _check_k(k)
-    ranks = target_ranks(scores, targets)
+    return _hit_rate_of_ranks(target_ranks(scores, targets), _check_k(k))
+
+
+def _hit_rate_of_ranks(ranks: NDArray, k: int) -> float:
     return float(np.mean(ranks <= k))
 
 
@@ -348,8 +353,10 @@ def ndcg_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     >>> float(ndcg_at_k(scores, [1, 2], k=5))
     0.75
     """
-    k = _check_k(k)
-    ranks = target_ranks(scores, targets)
+    return _ndcg_of_ranks(target_ranks(scores, targets), _check_k(k))
+
+
+def _ndcg_of_ranks(ranks: NDArray, k: int) -> float:
     gains = np.zeros_like(ranks)
     hit = ranks <= k
     gains[hit] = 1.0 / np.log2(ranks[hit] + 1.0)
@@ -400,7 +407,11 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 _METRIC_FORMS = '"accuracy", "mrr@K", "hr@K" or "ndcg@K" (K an integer >= 1)'
-_RANKING_METRICS = {"mrr": mrr_at_k, "hr": hit_rate_at_k, "ndcg": ndcg_at_k}
+_RANKING_METRICS = {
+    "mrr": _mrr_of_ranks,
+    "hr": _hit_rate_of_ranks,
+    "ndcg": _ndcg_of_ranks,
+}
 _METRIC_PATTERN = re.compile(r"^(mrr|hr|ndcg)@(\d+)$")
 
 
@@ -457,10 +468,53 @@ def score_with_metric(metric: str, scores: ArrayLike, targets: ArrayLike) -> flo
     match = _METRIC_PATTERN.match(name)
     if match is None:
         raise ValueError(f"Unknown metric {metric!r}; valid forms are {_METRIC_FORMS}.")
+    if int(match.group(2)) < 1:
+        raise ValueError(f"Invalid metric {metric!r}: K must be >= 1.")
+    return score_ranks(name, target_ranks(scores, targets))
+
+
+def score_ranks(metric: str, ranks: ArrayLike) -> float:
+    """A ranking metric given by name, from the targets' ranks.
+
+    For ranks computed without a score matrix (for example in vocabulary
+    chunks by the encoder's ``score``); ``score_with_metric`` on scores is
+    ``score_ranks`` on their :func:`target_ranks`.
+
+    Parameters
+    ----------
+    metric : str
+        ``"mrr@K"``, ``"hr@K"`` or ``"ndcg@K"`` (``K`` an integer ``>= 1``).
+        ``"accuracy"`` needs the scores (it breaks ties by column) and is
+        refused.
+    ranks : array-like of shape (n_samples,)
+        1-based ranks as :func:`target_ranks` gives them (``inf``: a miss).
+
+    Returns
+    -------
+    float
+        The metric value.
+
+    Examples
+    --------
+    >>> from sklearn_teracon.metrics import score_ranks
+    >>> score_ranks("mrr@10", [1.0, 2.0, float("inf")])
+    0.5
+    """
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string ({_METRIC_FORMS}), got {metric!r}.")
+    match = _METRIC_PATTERN.match(metric.strip().lower())
+    if match is None:
+        raise ValueError(
+            f"{metric!r} is not a ranking metric; valid forms are "
+            '"mrr@K", "hr@K" or "ndcg@K" (K an integer >= 1).'
+        )
     k = int(match.group(2))
     if k < 1:
         raise ValueError(f"Invalid metric {metric!r}: K must be >= 1.")
-    return _RANKING_METRICS[match.group(1)](scores, targets, k=k)
+    ranks = _as_array(ranks, "ranks").astype(np.float64)
+    if ranks.ndim != 1 or ranks.size == 0 or bool(np.any(~(ranks >= 1))):
+        raise ValueError("ranks must be a non-empty 1-D array of ranks >= 1.")
+    return _RANKING_METRICS[match.group(1)](ranks, k)
 
 
 # --------------------------------------------------------------------------- #

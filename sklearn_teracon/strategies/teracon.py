@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..nn import NEXT_ITEM
+from ..nn.chunked import chunked_logit_mse, logits_chunk_size
 from ..training.retention import (
     RELATION_MEASURES,
     Teacher,
@@ -121,26 +122,38 @@ class TeraconStrategy(Strategy):
         for j, ratio in zip(self.retained_tasks_, ratios):
             size = retention_sample_size(ratio, batch_size)
             users = X[torch.randperm(batch_size, device=X.device)[:size]]
-            student, teacher = self._retention_logits(net, users, j)
-            loss = loss + (ratio / total) * retention_loss(student, teacher)
+            loss = loss + (ratio / total) * self._retention_mse(net, users, j)
         return loss
 
-    def _retention_logits(self, net, users: torch.Tensor, task: int):
-        # Student and teacher both at s itself, not the annealed s. A next-item
-        # task is retained at every real position ("all") or, as the
-        # reference code does, at the last one only ("last").
-        positions = None
-        if (
-            net.module_.head_kinds[task] == NEXT_ITEM
-            and self.retained_positions == "all"
-        ):
-            positions = users > 0
+    def _retention_mse(self, net, users: torch.Tensor, task: int) -> torch.Tensor:
+        # Student and teacher both at s itself, not the annealed s.
+        teacher = self.teacher_.module
+        if net.module_.head_kinds[task] != NEXT_ITEM:
+            with torch.no_grad():
+                pseudo_labels = net.task_logits(teacher, users, task, net.s)
+            student = net.task_logits(net.module_, users, task, net.s)
+            return retention_loss(student, pseudo_labels)
+        # A next-item task is retained at every real position ("all") or, as
+        # the reference code does, at the last one only ("last"). Its logits
+        # span the vocabulary: beyond one chunk they are compared chunk by
+        # chunk, never all positions × items at once.
+        positions = users > 0 if self.retained_positions == "all" else None
         with torch.no_grad():
-            teacher = net.task_logits(
-                self.teacher_.module, users, task, net.s, positions
-            )
-        student = net.task_logits(net.module_, users, task, net.s, positions)
-        return student, teacher
+            teacher_rows = net.task_rows(teacher, users, task, net.s, positions)
+        rows = net.task_rows(net.module_, users, task, net.s, positions)
+        head, teacher_head = net.module_.heads[task], teacher.heads[task]
+        chunk_size = logits_chunk_size(len(rows), head.out_features)
+        if chunk_size >= head.out_features:
+            return retention_loss(head(rows), teacher_head(teacher_rows))
+        return chunked_logit_mse(
+            rows,
+            head.weight,
+            head.bias,
+            teacher_rows,
+            teacher_head.weight,
+            teacher_head.bias,
+            chunk_size,
+        )
 
     def task_relations(self, module, s: float) -> torch.Tensor:
         """Mask similarity as ρ measures it (``relation``)."""

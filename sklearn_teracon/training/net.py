@@ -12,8 +12,16 @@ import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit, unpack_data
+from torch.utils.checkpoint import checkpoint
 
 from ..nn import NEXT_ITEM, TeraconModule
+from ..nn.chunked import (
+    chunked_cross_entropy,
+    chunked_target_ranks,
+    chunked_top_k,
+    logits_chunk_size,
+    users_per_pass,
+)
 from ..nn.model import read_out
 from ..strategies.base import Strategy, StrategyCallback
 from ._precision import at_precision, autocast, check_precision
@@ -167,41 +175,83 @@ class ContinualNet(NeuralNet):
         hidden = self.strategy.hidden(module, items, task, s)
         return read_out(hidden, items, self.readout)
 
-    def task_logits(
+    def task_rows(
         self, module, items: torch.Tensor, task: int, s: float, positions=None
-    ):
-        """``task``'s logits of ``module``: at ``positions`` or of the users.
+    ) -> torch.Tensor:
+        """The hidden rows ``task``'s head reads: at ``positions`` or one per user.
 
         A next-item head always reads the last position (the next item
         follows it); labelled heads read the ``readout`` representation.
+
+        Under autograd, a batch whose backbone activations would pass
+        :data:`~sklearn_teracon.nn.chunked.ACTIVATION_CHUNK_BYTES` runs in
+        user chunks, each under ``torch.utils.checkpoint``: backward recomputes
+        one chunk's forward at a time, so memory stops growing with the batch
+        for the price of one more forward pass.
         """
+        backbone = module.backbone
+        step = users_per_pass(
+            len(items), items.shape[-1], backbone.dim, backbone.n_slots
+        )
+        if step >= len(items) or not torch.is_grad_enabled():
+            return self._rows(module, items, task, s, positions)
+        parts = [
+            checkpoint(
+                self._rows,
+                module,
+                items[start : start + step],
+                task,
+                s,
+                None if positions is None else positions[start : start + step],
+                use_reentrant=False,
+            )
+            for start in range(0, len(items), step)
+        ]
+        return torch.cat(parts)
+
+    def _rows(self, module, items, task, s, positions) -> torch.Tensor:
         hidden = self.strategy.hidden(module, items, task, s)
         if positions is not None:
-            rows = hidden[positions]
-        elif self._kind(task) == NEXT_ITEM:
-            rows = hidden[:, -1]
-        else:
-            rows = read_out(hidden, items, self.readout)
-        return module.heads[task](rows)
+            return hidden[positions]
+        if self._kind(task) == NEXT_ITEM:
+            return hidden[:, -1]
+        return read_out(hidden, items, self.readout)
+
+    def task_logits(
+        self, module, items: torch.Tensor, task: int, s: float, positions=None
+    ) -> torch.Tensor:
+        """``task``'s logits of ``module`` on :meth:`task_rows`."""
+        return module.heads[task](self.task_rows(module, items, task, s, positions))
 
     def infer(self, x, **fit_params):
         return self._infer(x.to(self.device), self.task_, self._scale())
 
     def _infer(self, x: torch.Tensor, task: int, s: float) -> torch.Tensor:
+        # A next-item task returns the rows its head reads, not logits: the
+        # loss applies the head in vocabulary chunks when positions × items
+        # logits would not fit (``_cross_entropy``).
         if self._kind(task) == NEXT_ITEM:
             inputs, _, positions = self._next_item_positions(x)
-            return self.task_logits(self.module_, inputs, task, s, positions)
+            return self.task_rows(self.module_, inputs, task, s, positions)
         return self.task_logits(self.module_, x, task, s)
 
     def _cross_entropy(self, y_pred, y_true, X: torch.Tensor, task: int):
+        """Cross-entropy of ``_infer``'s output: logits, or a next-item task's rows."""
         if self._kind(task) == NEXT_ITEM:
             _, targets, positions = self._next_item_positions(X)
             y_true = targets[positions]
         else:
             y_true = y_true.to(self.device)
-        if len(y_true):
+        if not len(y_true):
+            return y_pred.sum() * 0.0
+        if self._kind(task) != NEXT_ITEM:
             return F.cross_entropy(y_pred, y_true)
-        return y_pred.sum() * 0.0
+        head = self.module_.heads[task]
+        chunk_size = logits_chunk_size(len(y_true), head.out_features)
+        if chunk_size >= head.out_features:
+            # Small vocabularies: one chunk, the plain loss.
+            return F.cross_entropy(head(y_pred), y_true)
+        return chunked_cross_entropy(y_pred, head.weight, head.bias, y_true, chunk_size)
 
     def task_loss(self, X: torch.Tensor, y, task: int) -> torch.Tensor:
         """The plain loss of any learned ``task`` on a batch, at the current scale."""
@@ -230,6 +280,53 @@ class ContinualNet(NeuralNet):
             self.task_logits(self.module_, x, task, self.s).float().cpu()
             for x in self._eval_batches(X)
         ]
+        return torch.cat(out).numpy()
+
+    def _head_columns(self, task: int, first_column: int):
+        head = self.module_.heads[task]
+        return head.weight[first_column:], head.bias[first_column:]
+
+    @at_precision
+    @torch.no_grad()
+    def top_columns(
+        self, X: np.ndarray, task: int, k: int, first_column: int = 0
+    ) -> np.ndarray:
+        """The ``k`` best columns of ``task`` per user, best first.
+
+        Columns before ``first_column`` are left out; column ``0`` of the
+        result is ``first_column``. Ranked in vocabulary chunks
+        (:func:`~sklearn_teracon.nn.chunked.chunked_top_k`): no
+        ``[n_users, n_outputs]`` matrix is built.
+        """
+        weight, bias = self._head_columns(task, first_column)
+        out = []
+        for x in self._eval_batches(X):
+            rows = self.task_rows(self.module_, x, task, self.s)
+            chunk_size = logits_chunk_size(len(rows), len(weight))
+            out.append(chunked_top_k(rows, weight, bias, k, chunk_size).cpu())
+        return torch.cat(out).numpy()
+
+    @at_precision
+    @torch.no_grad()
+    def target_ranks(
+        self, X: np.ndarray, task: int, targets: np.ndarray, first_column: int = 0
+    ) -> np.ndarray:
+        """Pessimistic 1-based rank of each user's target column (``-1``: ``inf``).
+
+        As :func:`~sklearn_teracon.metrics.target_ranks` on the columns from
+        ``first_column`` on, computed in vocabulary chunks
+        (:func:`~sklearn_teracon.nn.chunked.chunked_target_ranks`).
+        """
+        weight, bias = self._head_columns(task, first_column)
+        targets = torch.as_tensor(np.asarray(targets, dtype=np.int64))
+        out, start = [], 0
+        for x in self._eval_batches(X):
+            rows = self.task_rows(self.module_, x, task, self.s)
+            chunk_size = logits_chunk_size(len(rows), len(weight))
+            batch_targets = targets[start : start + len(rows)].to(self.device)
+            ranks = chunked_target_ranks(rows, weight, bias, batch_targets, chunk_size)
+            out.append(ranks.cpu())
+            start += len(rows)
         return torch.cat(out).numpy()
 
     @at_precision

@@ -1,0 +1,72 @@
+"""Peak memory of a later task that retains a next-item task (issue #10, item 4).
+
+The paper's model (d=256, 8 blocks, length 30) learns a next-item task over
+~3.5 k items at batch 256, then a labelled task at batch 1024 while TERACON
+retains the next-item task at every position of the retained users. Retention
+is what peaks: student and teacher logits over the whole vocabulary. The
+script prints the peak resident set size (``ru_maxrss``) after each task, and
+the time each took.
+
+Run (one thread, at low priority on a shared machine)::
+
+    nice -n 10 python benchmarks/later_task_memory.py [--users 1024] [--threads 1]
+"""
+
+import argparse
+import resource
+import time
+
+import torch
+
+from sklearn_teracon import ContinualUserEncoder
+from sklearn_teracon.datasets import make_synthetic_stream
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux: KiB units)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--users", type=int, default=1024, help="training users")
+parser.add_argument("--items", type=int, default=3500)
+parser.add_argument("--dim", type=int, default=256)
+parser.add_argument("--blocks", type=int, default=8)
+parser.add_argument("--later-batch", type=int, default=1024)
+parser.add_argument("--threads", type=int, default=1)
+args = parser.parse_args()
+torch.set_num_threads(args.threads)
+
+stream = make_synthetic_stream(
+    args.users, args.items, max_len=30, test_size=0.0, validation_size=0.0
+)
+X, _ = stream["next_item"].train
+X_later, y_later = stream["category"].train
+print(f"{len(X)} users, {stream.n_items} items; after setup {peak_rss_mib():.0f} MiB")
+
+enc = ContinualUserEncoder(
+    embedding_dim=args.dim,
+    n_blocks=args.blocks,
+    max_len=30,
+    batch_size=256,
+    max_epochs=1,
+    patience=None,
+    validation_fraction=0.0,
+    random_state=0,
+)
+start = time.perf_counter()
+enc.partial_fit(X)
+print(
+    f"first task (next item, batch 256): {time.perf_counter() - start:.1f} s, "
+    f"peak RSS {peak_rss_mib():.0f} MiB"
+)
+
+enc.set_params(batch_size=args.later_batch)
+start = time.perf_counter()
+enc.partial_fit(X_later, y_later, task="category")
+rho = enc.history_["category"][-1].get("rho", float("nan"))
+print(
+    f"later task (labels, batch {args.later_batch}, retains next item, "
+    f"rho {rho:.2f}): {time.perf_counter() - start:.1f} s, "
+    f"peak RSS {peak_rss_mib():.0f} MiB"
+)

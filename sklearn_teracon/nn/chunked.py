@@ -1,0 +1,421 @@
+"""Full-vocabulary heads in vocabulary chunks: exact losses and rankings.
+
+A next-item head scores every item. Its logits for ``n`` rows hold
+``n × V`` numbers: at 646 K items a batch of 256 users × 30 positions would
+need 20 GB. The functions here compute the same results one slice of the
+vocabulary at a time, so at most ``n × chunk_size`` logits exist at once:
+
+- :func:`chunked_cross_entropy` is ``F.cross_entropy(rows @ W.T + b, y)``;
+  the backward pass recomputes each chunk's logits instead of keeping them.
+- :func:`chunked_logit_mse` is ``F.mse_loss(student_logits, teacher_logits)``
+  of two heads on their rows (knowledge retention), computed the same way.
+- :func:`chunked_target_ranks` and :func:`chunked_top_k` rank all columns
+  of a head, as :func:`~sklearn_teracon.metrics.target_ranks` and a full
+  sort do, without building a row's whole score vector.
+
+:func:`logits_chunk_size` picks the chunk from a memory budget, and
+:func:`users_per_pass` how many users' backbone activations a training pass
+keeps at once (the rest run in checkpointed user chunks).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+
+# Bytes of one chunk's logits (float32); a backward pass holds about three such
+# temporaries. 64 MiB keeps a 646 K-item head within a few hundred MiB while
+# each chunk's matrix multiply stays large enough to run at full speed.
+LOGITS_CHUNK_BYTES = 64 * 2**20
+
+
+# Bytes of backbone activations that one training pass keeps for backward
+# before it runs in checkpointed user chunks (see ``users_per_pass``). Below
+# it (the defaults, and the paper's model at batch 32) nothing is recomputed.
+ACTIVATION_CHUNK_BYTES = 256 * 2**20
+# float32 [users, length, d] tensors a residual slot keeps for backward: its
+# shifted inputs (k = 3 of them), convolution, norm and activation outputs and
+# the masked products.
+_SAVED_PER_SLOT = 8
+
+
+def users_per_pass(
+    n_users: int,
+    length: int,
+    dim: int,
+    n_slots: int,
+    budget_bytes: int = ACTIVATION_CHUNK_BYTES,
+) -> int:
+    """Users whose backbone activations fit ``budget_bytes``; ``n_users`` if all do.
+
+    An estimate: ``_SAVED_PER_SLOT`` float32 ``[users, length, dim]`` tensors
+    per slot. At least one user.
+    """
+    per_user = 4 * _SAVED_PER_SLOT * max(length, 1) * dim * max(n_slots, 1)
+    return int(min(max(n_users, 1), max(1, budget_bytes // per_user)))
+
+
+def logits_chunk_size(
+    n_rows: int, n_columns: int, budget_bytes: int = LOGITS_CHUNK_BYTES
+) -> int:
+    """Columns per chunk so that ``n_rows`` rows of float32 logits fit ``budget_bytes``.
+
+    At least one column, at most ``n_columns`` (one chunk: nothing to split).
+    """
+    for name, value in (("n_rows", n_rows), ("n_columns", n_columns)):
+        if not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    per_column = 4 * max(int(n_rows), 1)
+    return int(min(max(int(n_columns), 1), max(1, budget_bytes // per_column)))
+
+
+def _check_chunk_size(chunk_size) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
+        raise TypeError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    return int(chunk_size)
+
+
+def _check_head(rows: torch.Tensor, weight: torch.Tensor, bias) -> None:
+    if rows.dim() != 2 or weight.dim() != 2 or rows.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"rows [n, d] and weight [V, d] must share d, got {tuple(rows.shape)} "
+            f"and {tuple(weight.shape)}"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(
+            f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}"
+        )
+
+
+def _chunk_logits(rows, weight, bias, start, stop, dtype):
+    """Logits of columns ``start:stop`` in ``dtype``, kept in float32 at least."""
+    # F.linear, as the head itself: one chunk gives the head's very logits.
+    part_bias = None if bias is None else bias[start:stop].to(dtype)
+    logits = F.linear(rows.to(dtype), weight[start:stop].to(dtype), part_bias)
+    return logits.to(_accumulation_dtype(dtype))
+
+
+def _compute_dtype(*tensors) -> torch.dtype:
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        if t is not None:
+            dtype = torch.promote_types(dtype, t.dtype)
+    return dtype
+
+
+def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    # Sums over a vocabulary are kept in float32 even for bfloat16 matmuls.
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _grad_or_none(grad, tensor, needed):
+    return grad.to(tensor.dtype) if needed else None
+
+
+class _ChunkedCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, rows, weight, bias, targets, chunk_size):
+        dtype = _compute_dtype(rows, weight, bias)
+        with torch.autocast(rows.device.type, enabled=False):
+            n_columns = weight.shape[0]
+            lse = torch.full(
+                (rows.shape[0],),
+                -torch.inf,
+                device=rows.device,
+                dtype=_accumulation_dtype(dtype),
+            )
+            for start in range(0, n_columns, chunk_size):
+                logits = _chunk_logits(
+                    rows, weight, bias, start, start + chunk_size, dtype
+                )
+                lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=1))
+            target_logits = (rows.to(dtype) * weight[targets].to(dtype)).sum(1)
+            if bias is not None:
+                target_logits = target_logits + bias[targets].to(dtype)
+            target_logits = target_logits.to(lse.dtype)
+        ctx.save_for_backward(rows, weight, bias, targets, lse)
+        ctx.chunk_size = chunk_size
+        return (lse - target_logits).mean()
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        rows, weight, bias, targets, lse = ctx.saved_tensors
+        dtype = _compute_dtype(rows, weight, bias)
+        n_rows, chunk_size = rows.shape[0], ctx.chunk_size
+        scale = grad_loss.to(lse.dtype) / n_rows
+        grad_rows = torch.zeros(rows.shape, device=rows.device, dtype=dtype)
+        grad_weight = torch.zeros(weight.shape, device=rows.device, dtype=dtype)
+        grad_bias = torch.zeros(weight.shape[0], device=rows.device, dtype=dtype)
+        every_row = torch.arange(n_rows, device=rows.device)
+        with torch.autocast(rows.device.type, enabled=False):
+            for start in range(0, weight.shape[0], chunk_size):
+                stop = min(start + chunk_size, weight.shape[0])
+                logits = _chunk_logits(rows, weight, bias, start, stop, dtype)
+                # d loss / d logits = (softmax − one-hot(target)) / n.
+                grad = torch.exp(logits - lse[:, None])
+                inside = (targets >= start) & (targets < stop)
+                grad[every_row[inside], targets[inside] - start] -= 1.0
+                grad = (grad * scale).to(dtype)
+                grad_rows += grad @ weight[start:stop].to(dtype)
+                grad_weight[start:stop] = grad.T @ rows.to(dtype)
+                grad_bias[start:stop] = grad.sum(0)
+        return (
+            _grad_or_none(grad_rows, rows, ctx.needs_input_grad[0]),
+            _grad_or_none(grad_weight, weight, ctx.needs_input_grad[1]),
+            _grad_or_none(
+                grad_bias, bias, bias is not None and ctx.needs_input_grad[2]
+            ),
+            None,
+            None,
+        )
+
+
+def chunked_cross_entropy(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    chunk_size: int,
+) -> torch.Tensor:
+    """Mean cross-entropy of the head ``rows @ weight.T + bias``, in column chunks.
+
+    Equal to ``F.cross_entropy(F.linear(rows, weight, bias), targets)`` within
+    floating-point rounding, with gradients for ``rows``, ``weight`` and
+    ``bias``; only ``len(rows) × chunk_size`` logits exist at a time (the
+    backward pass recomputes them per chunk).
+
+    Parameters
+    ----------
+    rows : Tensor of shape (n, d)
+        Hidden states the head reads (at least one row).
+    weight : Tensor of shape (V, d)
+    bias : Tensor of shape (V,) or None
+    targets : integer Tensor of shape (n,)
+        Column of each row's target, in ``0 .. V - 1``.
+    chunk_size : int
+        Columns per chunk (see :func:`logits_chunk_size`).
+
+    Returns
+    -------
+    Tensor
+        The scalar loss, float32 (float64 if the inputs are).
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    _check_head(rows, weight, bias)
+    if targets.dim() != 1 or len(targets) != len(rows) or len(rows) == 0:
+        raise ValueError(
+            f"targets must be 1-D with one entry per row ({len(rows)} rows, at "
+            f"least one), got shape {tuple(targets.shape)}"
+        )
+    if targets.dtype.is_floating_point or targets.dtype == torch.bool:
+        raise TypeError(f"targets must be integers, got {targets.dtype}")
+    if bool(((targets < 0) | (targets >= weight.shape[0])).any()):
+        raise ValueError(f"targets must lie in [0, {weight.shape[0]})")
+    loss = _ChunkedCrossEntropy.apply(rows, weight, bias, targets, chunk_size)
+    return loss.to(_compute_dtype(rows, weight, bias))
+
+
+class _ChunkedLogitMSE(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx, rows, weight, bias, teacher_rows, teacher_weight, teacher_bias, chunk_size
+    ):
+        dtype = _compute_dtype(rows, weight, bias)
+        teacher_dtype = _compute_dtype(teacher_rows, teacher_weight, teacher_bias)
+        total = torch.zeros((), device=rows.device, dtype=_accumulation_dtype(dtype))
+        with torch.autocast(rows.device.type, enabled=False):
+            for start in range(0, weight.shape[0], chunk_size):
+                stop = start + chunk_size
+                diff = _chunk_logits(rows, weight, bias, start, stop, dtype)
+                diff -= _chunk_logits(
+                    teacher_rows,
+                    teacher_weight,
+                    teacher_bias,
+                    start,
+                    stop,
+                    teacher_dtype,
+                )
+                total += diff.square().sum()
+        ctx.save_for_backward(
+            rows, weight, bias, teacher_rows, teacher_weight, teacher_bias
+        )
+        ctx.chunk_size = chunk_size
+        return total / (rows.shape[0] * weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        rows, weight, bias, teacher_rows, teacher_weight, teacher_bias = (
+            ctx.saved_tensors
+        )
+        dtype = _compute_dtype(rows, weight, bias)
+        teacher_dtype = _compute_dtype(teacher_rows, teacher_weight, teacher_bias)
+        scale = (
+            2.0
+            * grad_loss.to(_accumulation_dtype(dtype))
+            / (rows.shape[0] * weight.shape[0])
+        )
+        grad_rows = torch.zeros(rows.shape, device=rows.device, dtype=dtype)
+        grad_weight = torch.zeros(weight.shape, device=rows.device, dtype=dtype)
+        grad_bias = torch.zeros(weight.shape[0], device=rows.device, dtype=dtype)
+        with torch.autocast(rows.device.type, enabled=False):
+            for start in range(0, weight.shape[0], ctx.chunk_size):
+                stop = min(start + ctx.chunk_size, weight.shape[0])
+                diff = _chunk_logits(rows, weight, bias, start, stop, dtype)
+                diff -= _chunk_logits(
+                    teacher_rows,
+                    teacher_weight,
+                    teacher_bias,
+                    start,
+                    stop,
+                    teacher_dtype,
+                )
+                grad = (diff * scale).to(dtype)
+                grad_rows += grad @ weight[start:stop].to(dtype)
+                grad_weight[start:stop] = grad.T @ rows.to(dtype)
+                grad_bias[start:stop] = grad.sum(0)
+        return (
+            _grad_or_none(grad_rows, rows, ctx.needs_input_grad[0]),
+            _grad_or_none(grad_weight, weight, ctx.needs_input_grad[1]),
+            _grad_or_none(
+                grad_bias, bias, bias is not None and ctx.needs_input_grad[2]
+            ),
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+def chunked_logit_mse(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    teacher_rows: torch.Tensor,
+    teacher_weight: torch.Tensor,
+    teacher_bias: torch.Tensor | None,
+    chunk_size: int,
+) -> torch.Tensor:
+    """MSE between a student head's logits and a frozen teacher head's, in chunks.
+
+    Equal to ``F.mse_loss(F.linear(rows, weight, bias), F.linear(teacher_rows,
+    teacher_weight, teacher_bias))`` within rounding. Gradients flow to the
+    student (``rows``, ``weight``, ``bias``) only: the teacher gives fixed
+    pseudo-labels. Both heads' logits are recomputed per chunk in backward.
+
+    Parameters
+    ----------
+    rows, teacher_rows : Tensor of shape (n, d)
+    weight, teacher_weight : Tensor of shape (V, d)
+    bias, teacher_bias : Tensor of shape (V,) or None
+    chunk_size : int
+        Columns per chunk (see :func:`logits_chunk_size`).
+
+    Returns
+    -------
+    Tensor
+        The scalar loss.
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    _check_head(rows, weight, bias)
+    _check_head(teacher_rows, teacher_weight, teacher_bias)
+    if teacher_rows.shape != rows.shape or teacher_weight.shape != weight.shape:
+        raise ValueError(
+            "student and teacher must have the same rows and head shapes, got "
+            f"{tuple(rows.shape)}, {tuple(weight.shape)} and "
+            f"{tuple(teacher_rows.shape)}, {tuple(teacher_weight.shape)}"
+        )
+    if len(rows) == 0:
+        raise ValueError("chunked_logit_mse needs at least one row")
+    teacher = [
+        t.detach() if t is not None else None
+        for t in (teacher_rows, teacher_weight, teacher_bias)
+    ]
+    loss = _ChunkedLogitMSE.apply(rows, weight, bias, *teacher, chunk_size)
+    return loss.to(_compute_dtype(rows, weight, bias))
+
+
+@torch.no_grad()
+def chunked_target_ranks(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    chunk_size: int,
+) -> torch.Tensor:
+    """1-based rank of each row's target among all columns, pessimistic on ties.
+
+    What :func:`~sklearn_teracon.metrics.target_ranks` gives on the full
+    score matrix ``rows @ weight.T + bias``: ``1 + (number of other columns
+    scoring >= the target)``, ``inf`` for a target of ``-1``. Two passes over
+    the chunks: the first reads each target's score from the very product
+    the second compares against, so a target always ties with itself.
+
+    Raises
+    ------
+    ValueError
+        If a score is NaN (NaN cannot be ranked).
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    _check_head(rows, weight, bias)
+    n_columns = weight.shape[0]
+    dtype = _compute_dtype(rows, weight, bias)
+    every_row = torch.arange(len(rows), device=rows.device)
+    target_scores = torch.zeros(
+        len(rows), device=rows.device, dtype=_accumulation_dtype(dtype)
+    )
+    for start in range(0, n_columns, chunk_size):
+        logits = _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+        if bool(torch.isnan(logits).any()):
+            raise ValueError("scores contain NaN; NaN scores cannot be ranked")
+        inside = (targets >= start) & (targets < start + chunk_size)
+        target_scores[inside] = logits[every_row[inside], targets[inside] - start]
+    counts = torch.zeros(len(rows), device=rows.device, dtype=torch.float64)
+    for start in range(0, n_columns, chunk_size):
+        logits = _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+        counts += (logits >= target_scores[:, None]).sum(1)
+    return torch.where(targets < 0, torch.inf, counts)
+
+
+@torch.no_grad()
+def chunked_top_k(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    k: int,
+    chunk_size: int,
+) -> torch.Tensor:
+    """Columns of the ``k`` best scores of each row, best first, ``[n, min(k, V)]``.
+
+    Each chunk's own top ``k`` are merged into the running top ``k``, so no
+    row's whole score vector is built.
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    _check_head(rows, weight, bias)
+    dtype = _compute_dtype(rows, weight, bias)
+    k = min(int(k), weight.shape[0])
+    best_scores = rows.new_empty((len(rows), 0), dtype=_accumulation_dtype(dtype))
+    best_columns = torch.empty((len(rows), 0), dtype=torch.long, device=rows.device)
+    for start in range(0, weight.shape[0], chunk_size):
+        logits = _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+        scores, columns = logits.topk(min(k, logits.shape[1]), dim=1)
+        scores = torch.cat([best_scores, scores], dim=1)
+        columns = torch.cat([best_columns, columns + start], dim=1)
+        best_scores, order = scores.topk(min(k, scores.shape[1]), dim=1)
+        best_columns = columns.gather(1, order)
+    return best_columns
+
+
+__all__ = [
+    "ACTIVATION_CHUNK_BYTES",
+    "LOGITS_CHUNK_BYTES",
+    "chunked_cross_entropy",
+    "chunked_logit_mse",
+    "chunked_target_ranks",
+    "chunked_top_k",
+    "logits_chunk_size",
+    "users_per_pass",
+]
