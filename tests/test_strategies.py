@@ -9,6 +9,7 @@ from skorch.callbacks import Callback
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_synthetic_stream
+from sklearn_teracon.nn import TeraconModule
 from sklearn_teracon.strategies import STRATEGIES, Strategy, get_strategy
 
 from .conftest import TINY
@@ -148,6 +149,24 @@ def test_task_estimator_views_any_strategy(learned, stream):
     view.fit(*stream["conflict"].train)
     assert view.encoder_.strategy == name
     assert 0.0 <= view.score(*stream["conflict"].test) <= 1.0
+
+
+def test_what_a_new_task_creates_follows_the_nets_device(learned):
+    """Growth and strategy state made on the CPU move to the net's device.
+
+    CI has no GPU; the "meta" device stands in for one: anything left on the
+    CPU when a task is added (a first task's masks had no device to follow)
+    is what broke training on CUDA.
+    """
+    net = copy.deepcopy(learned[1].net_)
+    net.device = "meta"
+    net.module_ = TeraconModule(40, 8, [1, 2], 3).to("meta")
+    net.add_task("next_item", 40)
+    net.add_task("labels", 3)
+    net.grow(45, task=0)
+    module = net.module_
+    placed = {t.device.type for t in [*module.parameters(), *module.buffers()]}
+    assert placed == {"meta"}
 
 
 def test_model_size_counts_what_serves_the_tasks(stream):

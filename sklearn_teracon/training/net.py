@@ -358,7 +358,14 @@ class ContinualNet(NeuralNet):
     def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
         task = self.module_.add_task(kind, n_outputs, log_prior, s=self.s)
         self.strategy.on_task_added(self.module_, task)
+        self._to_device()
         return task
+
+    def _to_device(self) -> None:
+        # Growth and the strategies create parameters and buffers on the CPU
+        # (a first task's masks have no device to follow); ``to`` leaves the
+        # ones already on the device as they are.
+        self.module_.to(self.device)
 
     def grow(self, n_embeddings: int, task: int | None = None) -> None:
         """Embedding rows for new items, and the next-item head of ``task``."""
@@ -366,6 +373,7 @@ class ContinualNet(NeuralNet):
         self.strategy.grow_items(self.module_, n_embeddings)
         if task is not None and self._kind(task) == NEXT_ITEM:
             self.module_.grow_head(task, n_embeddings)
+        self._to_device()
 
 
 def build_net(
