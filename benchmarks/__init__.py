@@ -1,0 +1,1 @@
+"""Benchmarks run by hand (``python -m benchmarks.run``); not part of the package."""

@@ -1,0 +1,216 @@
+"""Benchmark suite: training and inference speed against the machine's peak.
+
+Runs every case in a process of its own (``benchmarks/cases.py``): the fp32
+and bf16 matrix-multiply peak of the device, then for each model size the
+first task (next item, batch 32), a later item task and a later profile task
+(both retaining the first), and inference (``transform``, ``recommend``), on
+MovieLens-1M-shaped synthetic rows. Prints a table and writes JSON. A case
+that fails is reported and the next one runs. See ``docs/performance.rst``.
+
+Run from the repository root::
+
+    python -m benchmarks.run [--device cpu|cuda] [--size paper|default|all]
+        [--precision float32|bfloat16] [--threads N] [--epochs 2] [--quick]
+        [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING_CASES = ("first", "item", "profile")
+CASES = (*TRAINING_CASES, "inference")
+COLUMNS = [
+    # (heading, result key, format)
+    ("case", "case", "{}"),
+    ("size", "size", "{}"),
+    ("batch", "batch_size", "{}"),
+    ("seq/s", "seq_per_s", "{:.0f}"),
+    ("pos/s", "positions_per_s", "{:.0f}"),
+    ("transform u/s", "transform_users_per_s", "{:.0f}"),
+    ("recommend u/s", "recommend_users_per_s", "{:.0f}"),
+    ("GFLOP/s", "gflop_per_s", "{:.1f}"),
+    ("/fp32 peak", "fraction_of_fp32_peak", "{:.2f}"),
+    ("/bf16 peak", "fraction_of_bf16_peak", "{:.2f}"),
+    ("RSS MiB", "peak_rss_mib", "{:.0f}"),
+    ("CUDA MiB", "cuda_max_allocated_mib", "{:.0f}"),
+]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--size", choices=["paper", "default", "all"], default="all")
+    parser.add_argument(
+        "--precision", choices=["float32", "bfloat16"], default="float32"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch threads in every case (default: all cores)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=2,
+        help="epochs per training case; the last one is measured (default 2)",
+    )
+    parser.add_argument(
+        "--cases", nargs="+", choices=CASES, default=list(CASES), metavar="CASE"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny data and model: a smoke run"
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="s per case")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.epochs < 1:
+        parser.error("--threads and --epochs must be at least 1")
+    if not (args.device == "cpu" or args.device.startswith("cuda")):
+        parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    return args
+
+
+def run_case(spec: dict, timeout: float) -> dict:
+    """Run one case in a child process; its result, or its error."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]))
+    if spec["device"] == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    with tempfile.TemporaryDirectory() as folder:
+        result_path = Path(folder) / "result.json"
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.cases",
+            json.dumps(spec),
+            str(result_path),
+        ]
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(
+                command,
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            error = f"timed out after {timeout:.0f} s"
+        else:
+            if done.returncode == 0 and result_path.exists():
+                result = json.loads(result_path.read_text())
+                result["case_wall_s"] = time.perf_counter() - start
+                return result
+            error = (done.stderr or done.stdout).strip().splitlines()[-20:]
+            error = "\n".join(error) or f"exit status {done.returncode}"
+    return {"case": spec["case"], "size": spec["size"], "error": error}
+
+
+def add_peak_fractions(results: list[dict], peak: dict) -> None:
+    """Achieved GFLOP/s over the matmul peaks measured in the same run."""
+    for result in results:
+        if "gflop_per_s" not in result:
+            continue
+        for name in ("fp32", "bf16"):
+            peak_gflop = peak.get(f"{name}_gflop_per_s")
+            if peak_gflop:
+                result[f"fraction_of_{name}_peak"] = result["gflop_per_s"] / peak_gflop
+
+
+def table(results: list[dict]) -> str:
+    rows = [[heading for heading, _, _ in COLUMNS]]
+    for result in results:
+        if "error" in result:
+            continue
+        rows.append(
+            [
+                form.format(result[key]) if key in result else "-"
+                for _, key, form in COLUMNS
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def machine(device: str) -> dict:
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    if device.startswith("cuda"):
+        probe = "import torch; print(torch.cuda.get_device_name())"
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True
+        )
+        info["gpu"] = done.stdout.strip() or done.stderr.strip()[-200:]
+    return info
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sizes = ["paper", "default"] if args.size == "all" else [args.size]
+    base = {
+        "device": args.device,
+        "precision": args.precision,
+        "threads": args.threads,
+        "epochs": args.epochs,
+        "quick": args.quick,
+    }
+    results = []
+    with tempfile.TemporaryDirectory() as model_dir:
+        base["model_dir"] = model_dir
+        specs = [{**base, "case": "peak", "size": "-"}]
+        specs += [
+            {**base, "case": case, "size": size}
+            for size in sizes
+            for case in CASES
+            if case in args.cases
+        ]
+        for spec in specs:
+            print(f"running {spec['case']} ({spec['size']}) ...", flush=True)
+            result = run_case(spec, args.timeout)
+            if "error" in result:
+                print(f"  FAILED: {result['error']}", flush=True)
+            results.append(result)
+    peak = results[0] if "error" not in results[0] else {}
+    add_peak_fractions(results[1:], peak)
+    print()
+    if peak:
+        print(
+            f"matmul peak on {args.device} ({peak['matmul_n']}^2, "
+            f"{args.threads} threads): fp32 {peak['fp32_gflop_per_s']:.1f} "
+            f"GFLOP/s, bf16 {peak['bf16_gflop_per_s']:.1f} GFLOP/s"
+        )
+    print(table(results[1:]))
+    for result in results:
+        if "error" in result:
+            print(f"FAILED {result['case']} ({result['size']}): see above")
+    report = {
+        "settings": {k: v for k, v in base.items() if k != "model_dir"},
+        "machine": machine(args.device),
+        "peak": peak,
+        "results": results[1:],
+    }
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
