@@ -1,30 +1,30 @@
 """Torch threads that follow a worker process's share of the cores.
 
-joblib's loky workers and Dask's worker processes get their share of the
-cores as thread-pool limits (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
-... set before the process starts; C // n_jobs for joblib). torch reads them
-when it is first imported there, but a worker is reused from job to job, and
-one ``torch.set_num_threads`` in an earlier job (or in any library) leaves
-torch on more threads than the worker's share: then n_jobs workers run
-n_jobs × C threads on C cores and small models slow down many times over.
+joblib's loky workers, Dask's worker processes (and Ray's) get their share of
+the cores as ``OMP_NUM_THREADS``, set before the process starts (C // n_jobs
+for joblib, 1 for Dask). torch reads it when it is first imported there, but a
+worker is reused from job to job, and one ``torch.set_num_threads`` in an
+earlier job (or in any library) leaves torch on more threads than the
+worker's share: then n_jobs workers run n_jobs × C threads on C cores, and
+small models train many times slower.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 
 import torch
-from threadpoolctl import threadpool_info
 
 
 def worker_thread_share() -> int | None:
-    """Threads this process may use, or None in the main process.
+    """Threads this process may use, or None where it has no share to follow.
 
-    In a child process (a joblib or Dask worker), the smallest limit
-    threadpoolctl reports for the process's OpenMP and BLAS thread pools:
-    the share its parent gave it. The main process's thread settings are the
-    user's, so there is no share to follow there.
+    In a child process (a joblib, Dask or Ray worker), the ``OMP_NUM_THREADS``
+    its parent gave it: the number torch itself starts with there (the first
+    level of a nested ``"4,2"``). None in the main process, whose threads are
+    the user's, and where ``OMP_NUM_THREADS`` is unset or not a number.
 
     Returns
     -------
@@ -32,8 +32,8 @@ def worker_thread_share() -> int | None:
     """
     if multiprocessing.parent_process() is None:
         return None
-    limits = [pool["num_threads"] for pool in threadpool_info()]
-    return max(1, min(limits)) if limits else None
+    first_level = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return max(1, int(first_level)) if first_level.isdigit() else None
 
 
 @contextlib.contextmanager
