@@ -40,8 +40,8 @@ from .strategies import STRATEGIES, get_strategy
 from .strategies.teracon import MAX_SCALE
 from .training import build_net, seeded
 from .training._device import check_device
-from .training._threads import worker_torch_threads
 from .training._precision import PRECISIONS
+from .training._threads import worker_torch_threads
 from .training.callbacks import non_finite_outputs
 from .training.persistence import module_architecture
 
