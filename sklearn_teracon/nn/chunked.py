@@ -112,8 +112,29 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def _grad_or_none(grad, tensor, needed):
-    return grad.to(tensor.dtype) if needed else None
+class _HeadGradients:
+    """Gradients of a head's ``rows``, ``weight`` and ``bias``, chunk by chunk."""
+
+    def __init__(self, rows, weight, dtype):
+        self.rows = torch.zeros(rows.shape, device=rows.device, dtype=dtype)
+        self.weight = torch.zeros(weight.shape, device=rows.device, dtype=dtype)
+        self.bias = torch.zeros(weight.shape[0], device=rows.device, dtype=dtype)
+
+    def add(self, grad_logits, rows, weight, start: int, stop: int) -> None:
+        """Add the chunk ``start:stop``'s share, from d loss / d its logits."""
+        dtype = self.rows.dtype
+        self.rows += grad_logits @ weight[start:stop].to(dtype)
+        self.weight[start:stop] = grad_logits.T @ rows.to(dtype)
+        self.bias[start:stop] = grad_logits.sum(0)
+
+    def for_inputs(self, ctx, rows, weight, bias) -> tuple:
+        """What ``backward`` returns for (rows, weight, bias): None where unneeded."""
+        needed = ctx.needs_input_grad
+        return (
+            self.rows.to(rows.dtype) if needed[0] else None,
+            self.weight.to(weight.dtype) if needed[1] else None,
+            self.bias.to(bias.dtype) if bias is not None and needed[2] else None,
+        )
 
 
 class _ChunkedCrossEntropy(torch.autograd.Function):
@@ -147,9 +168,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
         dtype = _compute_dtype(rows, weight, bias)
         n_rows, chunk_size = rows.shape[0], ctx.chunk_size
         scale = grad_loss.to(lse.dtype) / n_rows
-        grad_rows = torch.zeros(rows.shape, device=rows.device, dtype=dtype)
-        grad_weight = torch.zeros(weight.shape, device=rows.device, dtype=dtype)
-        grad_bias = torch.zeros(weight.shape[0], device=rows.device, dtype=dtype)
+        grads = _HeadGradients(rows, weight, dtype)
         every_row = torch.arange(n_rows, device=rows.device)
         with torch.autocast(rows.device.type, enabled=False):
             for start in range(0, weight.shape[0], chunk_size):
@@ -159,19 +178,8 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
                 grad = torch.exp(logits - lse[:, None])
                 inside = (targets >= start) & (targets < stop)
                 grad[every_row[inside], targets[inside] - start] -= 1.0
-                grad = (grad * scale).to(dtype)
-                grad_rows += grad @ weight[start:stop].to(dtype)
-                grad_weight[start:stop] = grad.T @ rows.to(dtype)
-                grad_bias[start:stop] = grad.sum(0)
-        return (
-            _grad_or_none(grad_rows, rows, ctx.needs_input_grad[0]),
-            _grad_or_none(grad_weight, weight, ctx.needs_input_grad[1]),
-            _grad_or_none(
-                grad_bias, bias, bias is not None and ctx.needs_input_grad[2]
-            ),
-            None,
-            None,
-        )
+                grads.add((grad * scale).to(dtype), rows, weight, start, stop)
+        return (*grads.for_inputs(ctx, rows, weight, bias), None, None)
 
 
 def chunked_cross_entropy(
@@ -258,9 +266,7 @@ class _ChunkedLogitMSE(torch.autograd.Function):
             * grad_loss.to(_accumulation_dtype(dtype))
             / (rows.shape[0] * weight.shape[0])
         )
-        grad_rows = torch.zeros(rows.shape, device=rows.device, dtype=dtype)
-        grad_weight = torch.zeros(weight.shape, device=rows.device, dtype=dtype)
-        grad_bias = torch.zeros(weight.shape[0], device=rows.device, dtype=dtype)
+        grads = _HeadGradients(rows, weight, dtype)
         with torch.autocast(rows.device.type, enabled=False):
             for start in range(0, weight.shape[0], ctx.chunk_size):
                 stop = min(start + ctx.chunk_size, weight.shape[0])
@@ -273,21 +279,8 @@ class _ChunkedLogitMSE(torch.autograd.Function):
                     stop,
                     teacher_dtype,
                 )
-                grad = (diff * scale).to(dtype)
-                grad_rows += grad @ weight[start:stop].to(dtype)
-                grad_weight[start:stop] = grad.T @ rows.to(dtype)
-                grad_bias[start:stop] = grad.sum(0)
-        return (
-            _grad_or_none(grad_rows, rows, ctx.needs_input_grad[0]),
-            _grad_or_none(grad_weight, weight, ctx.needs_input_grad[1]),
-            _grad_or_none(
-                grad_bias, bias, bias is not None and ctx.needs_input_grad[2]
-            ),
-            None,
-            None,
-            None,
-            None,
-        )
+                grads.add((diff * scale).to(dtype), rows, weight, start, stop)
+        return (*grads.for_inputs(ctx, rows, weight, bias), None, None, None, None)
 
 
 def chunked_logit_mse(
