@@ -22,6 +22,7 @@ from sklearn_teracon.evaluation import (
     ContinualReport,
     EvaluationInterrupted,
 )
+from sklearn_teracon.training.callbacks import non_finite_parameters
 from sklearn_teracon.training.progress import TaskLine
 
 from .conftest import TINY
@@ -255,3 +256,34 @@ def test_weights_that_turn_non_finite_in_the_last_step_stop_training(toy):
     # The epoch-end scan names the epoch; the check after training would not.
     with pytest.raises(ValueError, match="at epoch 1: the weights .* hold NaN"):
         enc.fit(seqs)
+
+
+def _two_weights():
+    module = torch.nn.Module()
+    module.small = torch.nn.Parameter(torch.zeros(3))
+    module.large = torch.nn.Parameter(torch.zeros(2, 11))  # 22: 5 slices of 5
+    return module
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("index", [0, 4, 5, 19, 20, 21])  # slice ends; the last
+def test_sliced_weight_scan_finds_nan_and_inf_in_any_slice(value, index):
+    module = _two_weights()
+    assert non_finite_parameters(module, slice_elements=5) == []
+    with torch.no_grad():
+        module.large.view(-1)[index] = value
+    assert non_finite_parameters(module, slice_elements=5) == ["large"]
+    assert non_finite_parameters(module) == ["large"]  # one slice
+    with torch.no_grad():
+        module.small[2] = value
+    assert non_finite_parameters(module, slice_elements=5) == ["small", "large"]
+
+
+def test_training_leaves_no_gradients_nor_optimizer_moments(toy):
+    seqs, groups, _ = toy
+    enc = ContinualUserEncoder(**TINY).partial_fit(seqs)
+    enc.partial_fit(seqs, groups, task="group")
+    optimizer = enc.net_.optimizer_
+    assert optimizer.defaults["fused"] is True  # no weight-sized temporaries
+    assert all(p.grad is None for p in enc.net_.module_.parameters())
+    assert not optimizer.state

@@ -12,6 +12,7 @@ from sklearn_teracon.metrics import score_ranks, score_with_metric, target_ranks
 from sklearn_teracon.nn.chunked import (
     chunked_cross_entropy,
     chunked_logit_mse,
+    chunked_logits_finite,
     chunked_target_ranks,
     chunked_top_k,
     logits_chunk_size,
@@ -102,6 +103,31 @@ def test_ranking_a_nan_score_fails_clearly():
     bias[2] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         chunked_target_ranks(rows, weight, bias, TARGETS, 3)
+
+
+@pytest.mark.parametrize("chunk_size", CHUNK_SIZES)
+def test_logits_finite_sees_an_overflow_of_finite_inputs_in_any_chunk(chunk_size):
+    rows, weight, bias = (t.detach().float() for t in _head())
+    assert chunked_logits_finite(rows, weight, bias, chunk_size)
+    for column in (0, N_COLUMNS - 1):  # the first chunk and the last
+        big = weight.clone()
+        big[column] = 1e30  # finite, but its products with the rows are not
+        assert torch.isfinite(big).all() and torch.isfinite(rows * 1e9).all()
+        assert not chunked_logits_finite(rows * 1e9, big, bias, chunk_size)
+    nan_bias = bias.clone()
+    nan_bias[-1] = float("nan")
+    assert not chunked_logits_finite(rows, weight, nan_bias, chunk_size)
+
+
+def test_outputs_finite_checks_every_task_in_chunks(fitted, toy, monkeypatch):
+    _small_chunks(monkeypatch, columns=3)
+    net, seqs = fitted.net_, fitted.item_vocabulary_.encode(toy[0], TINY["max_len"])
+    for record in fitted.tasks_.values():
+        assert net.outputs_finite(seqs, record.index)
+        head = net.module_.heads[record.index]
+        with torch.no_grad():
+            head.bias[-1] = float("inf")  # the last column: the last chunk
+        assert not net.outputs_finite(seqs, record.index)
 
 
 @pytest.mark.parametrize(

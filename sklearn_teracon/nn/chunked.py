@@ -11,7 +11,8 @@ vocabulary at a time, so at most ``n × chunk_size`` logits exist at once:
   of two heads on their rows (knowledge retention), computed the same way.
 - :func:`chunked_target_ranks` and :func:`chunked_top_k` rank all columns
   of a head, as :func:`~sklearn_teracon.metrics.target_ranks` and a full
-  sort do, without building a row's whole score vector.
+  sort do, without building a row's whole score vector;
+  :func:`chunked_logits_finite` checks that none of its scores overflows.
 
 :func:`logits_chunk_size` picks the chunk from a memory budget, and
 :func:`users_per_pass` how many users' backbone activations a training pass
@@ -374,6 +375,31 @@ def chunked_target_ranks(
 
 
 @torch.no_grad()
+def chunked_logits_finite(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    chunk_size: int,
+) -> bool:
+    """Whether every logit of ``rows @ weight.T + bias`` is finite, in chunks.
+
+    Finite rows and weights are not enough: their products can overflow.
+    Each chunk's logits are computed as the head computes them and checked;
+    one device sync in all.
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    _check_head(rows, weight, bias)
+    dtype = _compute_dtype(rows, weight, bias)
+    finite = [
+        _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+        .isfinite()
+        .all()
+        for start in range(0, weight.shape[0], chunk_size)
+    ]
+    return bool(torch.stack(finite).all()) if finite else True
+
+
+@torch.no_grad()
 def chunked_top_k(
     rows: torch.Tensor,
     weight: torch.Tensor,
@@ -407,6 +433,7 @@ __all__ = [
     "LOGITS_CHUNK_BYTES",
     "chunked_cross_entropy",
     "chunked_logit_mse",
+    "chunked_logits_finite",
     "chunked_target_ranks",
     "chunked_top_k",
     "logits_chunk_size",
