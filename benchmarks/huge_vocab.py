@@ -11,20 +11,17 @@ hundred users see only a few thousand items. So the script builds the net the
 encoder would build (``_build_net``) with a 646 K-item head and calls the
 methods that the encoder's ``fit``, ``score`` and ``recommend`` call:
 ``fit_task``, ``target_ranks``, ``top_columns``. Memory is mostly the
-parameters and Adam's two moments: item embedding and head are each
-646 K × 256 float32 = 0.66 GB, four times over (weights, gradients, moments),
-and the default (for-each-tensor) Adam step makes two more such temporaries
-per tensor; ``--fused-adam`` measures torch's fused Adam, which makes none.
+parameters, their gradients and Adam's two moments: item embedding and head
+are each 646 K × 256 float32 = 0.66 GB, four times over (4.9 GiB); the
+interpreter, torch and the data take 0.45 GiB more.
 
 Measured on a 2-core CPU (one thread, shared with other work), 256 users:
-training 154 s (1.7 seq/s; the head is ~6.5 TFLOP per batch), peak 7.0 GiB;
-``score`` of 64 users 1.4 s, ``recommend`` 0.7 s, no rise of the peak. With
-``--fused-adam`` the training peak is 6.9 GiB: what is left over the 5.3 GiB
-of weights, gradients and moments is the epoch-end finiteness scan of the
-weights (``isfinite`` of a 646 K × 256 tensor makes ~1.1 GiB of temporaries)
-and glibc's retained heap. On a 300 K-item head, fused Adam plus a scan in
-4 M-element slices bring the peak to weights × 4 + 0.4 GiB, i.e. ≈ 5.8 GiB at
-646 K items.
+training 85 s (3 seq/s; the head is ~6.5 TFLOP per batch; 93 s before), peak
+5.8 GiB (7.0 GiB before Adam was fused, the weights scanned in slices and the
+after-training check chunked); 2.0 GiB after training (gradients and moments
+dropped); ``score`` of 64 users 0.9 s, ``recommend`` 0.4 s, the check 3.7 s,
+no rise of the peak. With ``MALLOC_MMAP_THRESHOLD_=1000000`` in the
+environment (glibc returns freed tensors at once) the peak is 5.5 GiB.
 
 Run (one thread, at low priority on a shared machine)::
 
@@ -32,7 +29,6 @@ Run (one thread, at low priority on a shared machine)::
 """
 
 import argparse
-import functools
 import resource
 import time
 
@@ -49,6 +45,18 @@ from sklearn_teracon.training.callbacks import non_finite_outputs
 def peak_rss_mib() -> float:
     """Peak resident set size of this process so far, in MiB (Linux: KiB units)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    """Resident set size now, in MiB (Linux ``VmRSS``; elsewhere the peak)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mib()
 
 
 def synthetic_rows(n_users, n_items, max_len, rng):
@@ -69,11 +77,6 @@ parser.add_argument("--dim", type=int, default=256)
 parser.add_argument("--blocks", type=int, default=8)
 parser.add_argument("--batch", type=int, default=256)
 parser.add_argument("--threads", type=int, default=1)
-parser.add_argument(
-    "--fused-adam",
-    action="store_true",
-    help="torch's fused Adam: its step makes no weight-sized temporaries",
-)
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
 
@@ -93,8 +96,6 @@ enc = ContinualUserEncoder(
 )
 net = enc._build_net(None, n_embeddings, 0.0, seed=0, task_name="next_item")
 task = net.add_task(NEXT_ITEM, n_embeddings)
-if args.fused_adam:
-    net.optimizer = functools.partial(torch.optim.Adam, fused=True)
 print(f"{args.items} items, {args.users} users; model built: {peak_rss_mib():.0f} MiB")
 
 start = time.perf_counter()
@@ -103,7 +104,8 @@ net.fit_task(X, None, epochs=1)
 seconds = time.perf_counter() - start
 print(
     f"train 1 epoch (batch {args.batch}): {seconds:.1f} s, "
-    f"{args.users / seconds:.1f} seq/s, peak RSS {peak_rss_mib():.0f} MiB"
+    f"{args.users / seconds:.1f} seq/s, peak RSS {peak_rss_mib():.0f} MiB, "
+    f"RSS after training {rss_mib():.0f} MiB"
 )
 
 # score: each row's last item ranked among all items from the items before it.
@@ -124,7 +126,7 @@ print(
 )
 
 # What the encoder checks after training: every task's outputs on one batch
-# (a full [batch, items] matrix, outside the chunked paths).
+# (a next-item head's in vocabulary chunks).
 start = time.perf_counter()
 problem = non_finite_outputs(net, X[: args.batch], ["next_item"])
 print(

@@ -8,11 +8,14 @@ script prints the peak resident set size of each task (Linux: ``VmHWM``,
 reset between the tasks) and the time each took.
 
 Measured on a 2-core CPU (one thread, shared): 5.3 GiB for the later task
-before retention and the next-item loss were chunked, 1.4 GiB after. Much of
-what remains is freed memory that glibc keeps: tensors under its dynamic mmap
-threshold (up to 32 MiB) come from the heap, which is not given back. With
-``MALLOC_MMAP_THRESHOLD_=1000000`` in the environment the later task peaks at
-0.87 GiB (the first task at 0.78 GiB).
+before retention and the next-item loss were chunked, 1.4 GiB after, 1.1–1.2
+GiB with fused Adam and gradients and moments dropped after each task. Most
+of what remains is freed memory that glibc keeps: tensors under its dynamic
+mmap threshold (up to 32 MiB) come from the heap, which is not given back.
+With ``MALLOC_MMAP_THRESHOLD_=1000000`` in the environment the later task
+peaks at 0.8 GiB, but trains about 35 % slower (each large tensor is then a
+new mapping whose pages the kernel zeroes); ``malloc_trim`` after each batch
+or task does not lower the peak, which is inside one batch.
 
 Run (one thread, at low priority on a shared machine)::
 
