@@ -287,3 +287,12 @@ def test_training_leaves_no_gradients_nor_optimizer_moments(toy):
     assert optimizer.defaults["fused"] is True  # no weight-sized temporaries
     assert all(p.grad is None for p in enc.net_.module_.parameters())
     assert not optimizer.state
+
+
+def test_fused_adam_only_where_torch_has_it(monkeypatch):
+    from sklearn_teracon.training.net import fused_adam_available
+
+    assert fused_adam_available("cuda") and fused_adam_available("cuda:1")
+    assert fused_adam_available("cpu") and not fused_adam_available("meta")
+    monkeypatch.setattr(torch, "__version__", "2.3.1+cpu")
+    assert not fused_adam_available("cpu") and fused_adam_available("cuda")

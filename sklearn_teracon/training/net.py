@@ -471,9 +471,9 @@ def build_net(
         module,
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
-        # One kernel per step (CPU and CUDA): the default for-each step makes
-        # two temporaries as large as the weights (1.3 GB each at 646 K items).
-        optimizer__fused=True,
+        # One kernel per step: the default for-each step makes two temporaries
+        # as large as the weights (1.3 GB each at 646 K items).
+        optimizer__fused=fused_adam_available(device),
         lr=lr,
         optimizer__param_groups=[]
         if backbone_lr is None
@@ -493,6 +493,15 @@ def build_net(
         precision=precision,
     )
     return net.initialize()
+
+
+def fused_adam_available(device: str) -> bool:
+    """Whether torch has a fused Adam step for ``device`` (CUDA; CPU since 2.4)."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return True
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    return kind == "cpu" and (major, minor) >= (2, 4)
 
 
 @contextlib.contextmanager
