@@ -228,26 +228,38 @@ def chunked_cross_entropy(
     return loss.to(_compute_dtype(rows, weight, bias))
 
 
+def _logit_differences(
+    rows, weight, bias, teacher_rows, teacher_weight, teacher_bias, chunk_size
+):
+    """``(start, stop, student − teacher logits)`` of each column chunk."""
+    dtype = _compute_dtype(rows, weight, bias)
+    teacher_dtype = _compute_dtype(teacher_rows, teacher_weight, teacher_bias)
+    for start in range(0, weight.shape[0], chunk_size):
+        stop = min(start + chunk_size, weight.shape[0])
+        diff = _chunk_logits(rows, weight, bias, start, stop, dtype)
+        diff -= _chunk_logits(
+            teacher_rows, teacher_weight, teacher_bias, start, stop, teacher_dtype
+        )
+        yield start, stop, diff
+
+
 class _ChunkedLogitMSE(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx, rows, weight, bias, teacher_rows, teacher_weight, teacher_bias, chunk_size
     ):
         dtype = _compute_dtype(rows, weight, bias)
-        teacher_dtype = _compute_dtype(teacher_rows, teacher_weight, teacher_bias)
         total = torch.zeros((), device=rows.device, dtype=_accumulation_dtype(dtype))
         with torch.autocast(rows.device.type, enabled=False):
-            for start in range(0, weight.shape[0], chunk_size):
-                stop = start + chunk_size
-                diff = _chunk_logits(rows, weight, bias, start, stop, dtype)
-                diff -= _chunk_logits(
-                    teacher_rows,
-                    teacher_weight,
-                    teacher_bias,
-                    start,
-                    stop,
-                    teacher_dtype,
-                )
+            for _, _, diff in _logit_differences(
+                rows,
+                weight,
+                bias,
+                teacher_rows,
+                teacher_weight,
+                teacher_bias,
+                chunk_size,
+            ):
                 total += diff.square().sum()
         ctx.save_for_backward(
             rows, weight, bias, teacher_rows, teacher_weight, teacher_bias
@@ -261,7 +273,6 @@ class _ChunkedLogitMSE(torch.autograd.Function):
             ctx.saved_tensors
         )
         dtype = _compute_dtype(rows, weight, bias)
-        teacher_dtype = _compute_dtype(teacher_rows, teacher_weight, teacher_bias)
         scale = (
             2.0
             * grad_loss.to(_accumulation_dtype(dtype))
@@ -269,17 +280,15 @@ class _ChunkedLogitMSE(torch.autograd.Function):
         )
         grads = _HeadGradients(rows, weight, dtype)
         with torch.autocast(rows.device.type, enabled=False):
-            for start in range(0, weight.shape[0], ctx.chunk_size):
-                stop = min(start + ctx.chunk_size, weight.shape[0])
-                diff = _chunk_logits(rows, weight, bias, start, stop, dtype)
-                diff -= _chunk_logits(
-                    teacher_rows,
-                    teacher_weight,
-                    teacher_bias,
-                    start,
-                    stop,
-                    teacher_dtype,
-                )
+            for start, stop, diff in _logit_differences(
+                rows,
+                weight,
+                bias,
+                teacher_rows,
+                teacher_weight,
+                teacher_bias,
+                ctx.chunk_size,
+            ):
                 grads.add((diff * scale).to(dtype), rows, weight, start, stop)
         return (*grads.for_inputs(ctx, rows, weight, bias), None, None, None, None)
 
