@@ -92,6 +92,17 @@ def _check_head(rows: torch.Tensor, weight: torch.Tensor, bias) -> None:
         )
 
 
+def _column_chunks(rows, weight, bias, chunk_size: int, dtype=None):
+    """``(start, stop, logits)`` of each chunk of the head's columns.
+
+    ``dtype`` is the matrix multiplies' (default: the inputs' promoted type).
+    """
+    dtype = dtype or _compute_dtype(rows, weight, bias)
+    for start in range(0, weight.shape[0], chunk_size):
+        stop = min(start + chunk_size, weight.shape[0])
+        yield start, stop, _chunk_logits(rows, weight, bias, start, stop, dtype)
+
+
 def _chunk_logits(rows, weight, bias, start, stop, dtype):
     """Logits of columns ``start:stop`` in ``dtype``, kept in float32 at least."""
     # F.linear, as the head itself: one chunk gives the head's very logits.
@@ -143,17 +154,13 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
     def forward(ctx, rows, weight, bias, targets, chunk_size):
         dtype = _compute_dtype(rows, weight, bias)
         with torch.autocast(rows.device.type, enabled=False):
-            n_columns = weight.shape[0]
             lse = torch.full(
                 (rows.shape[0],),
                 -torch.inf,
                 device=rows.device,
                 dtype=_accumulation_dtype(dtype),
             )
-            for start in range(0, n_columns, chunk_size):
-                logits = _chunk_logits(
-                    rows, weight, bias, start, start + chunk_size, dtype
-                )
+            for _, _, logits in _column_chunks(rows, weight, bias, chunk_size, dtype):
                 lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=1))
             target_logits = (rows.to(dtype) * weight[targets].to(dtype)).sum(1)
             if bias is not None:
@@ -172,9 +179,9 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
         grads = _HeadGradients(rows, weight, dtype)
         every_row = torch.arange(n_rows, device=rows.device)
         with torch.autocast(rows.device.type, enabled=False):
-            for start in range(0, weight.shape[0], chunk_size):
-                stop = min(start + chunk_size, weight.shape[0])
-                logits = _chunk_logits(rows, weight, bias, start, stop, dtype)
+            for start, stop, logits in _column_chunks(
+                rows, weight, bias, chunk_size, dtype
+            ):
                 # d loss / d logits = (softmax − one-hot(target)) / n.
                 grad = torch.exp(logits - lse[:, None])
                 inside = (targets >= start) & (targets < stop)
@@ -232,15 +239,10 @@ def _logit_differences(
     rows, weight, bias, teacher_rows, teacher_weight, teacher_bias, chunk_size
 ):
     """``(start, stop, student − teacher logits)`` of each column chunk."""
-    dtype = _compute_dtype(rows, weight, bias)
-    teacher_dtype = _compute_dtype(teacher_rows, teacher_weight, teacher_bias)
-    for start in range(0, weight.shape[0], chunk_size):
-        stop = min(start + chunk_size, weight.shape[0])
-        diff = _chunk_logits(rows, weight, bias, start, stop, dtype)
-        diff -= _chunk_logits(
-            teacher_rows, teacher_weight, teacher_bias, start, stop, teacher_dtype
-        )
-        yield start, stop, diff
+    student = _column_chunks(rows, weight, bias, chunk_size)
+    teacher = _column_chunks(teacher_rows, teacher_weight, teacher_bias, chunk_size)
+    for (start, stop, logits), (_, _, teacher_logits) in zip(student, teacher):
+        yield start, stop, logits - teacher_logits
 
 
 class _ChunkedLogitMSE(torch.autograd.Function):
@@ -364,21 +366,18 @@ def chunked_target_ranks(
     """
     chunk_size = _check_chunk_size(chunk_size)
     _check_head(rows, weight, bias)
-    n_columns = weight.shape[0]
     dtype = _compute_dtype(rows, weight, bias)
     every_row = torch.arange(len(rows), device=rows.device)
     target_scores = torch.zeros(
         len(rows), device=rows.device, dtype=_accumulation_dtype(dtype)
     )
-    for start in range(0, n_columns, chunk_size):
-        logits = _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+    for start, stop, logits in _column_chunks(rows, weight, bias, chunk_size, dtype):
         if bool(torch.isnan(logits).any()):
             raise ValueError("scores contain NaN; NaN scores cannot be ranked")
-        inside = (targets >= start) & (targets < start + chunk_size)
+        inside = (targets >= start) & (targets < stop)
         target_scores[inside] = logits[every_row[inside], targets[inside] - start]
     counts = torch.zeros(len(rows), device=rows.device, dtype=torch.float64)
-    for start in range(0, n_columns, chunk_size):
-        logits = _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+    for _, _, logits in _column_chunks(rows, weight, bias, chunk_size, dtype):
         counts += (logits >= target_scores[:, None]).sum(1)
     return torch.where(targets < 0, torch.inf, counts)
 
@@ -398,12 +397,9 @@ def chunked_logits_finite(
     """
     chunk_size = _check_chunk_size(chunk_size)
     _check_head(rows, weight, bias)
-    dtype = _compute_dtype(rows, weight, bias)
     finite = [
-        _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
-        .isfinite()
-        .all()
-        for start in range(0, weight.shape[0], chunk_size)
+        logits.isfinite().all()
+        for _, _, logits in _column_chunks(rows, weight, bias, chunk_size)
     ]
     return bool(torch.stack(finite).all()) if finite else True
 
@@ -427,8 +423,7 @@ def chunked_top_k(
     k = min(int(k), weight.shape[0])
     best_scores = rows.new_empty((len(rows), 0), dtype=_accumulation_dtype(dtype))
     best_columns = torch.empty((len(rows), 0), dtype=torch.long, device=rows.device)
-    for start in range(0, weight.shape[0], chunk_size):
-        logits = _chunk_logits(rows, weight, bias, start, start + chunk_size, dtype)
+    for start, _, logits in _column_chunks(rows, weight, bias, chunk_size, dtype):
         scores, columns = logits.topk(min(k, logits.shape[1]), dim=1)
         scores = torch.cat([best_scores, scores], dim=1)
         columns = torch.cat([best_columns, columns + start], dim=1)
