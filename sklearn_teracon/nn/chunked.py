@@ -343,6 +343,46 @@ def chunked_logit_mse(
     return loss.to(_compute_dtype(rows, weight, bias))
 
 
+def head_cross_entropy(
+    rows: torch.Tensor, head: torch.nn.Linear, targets: torch.Tensor
+) -> torch.Tensor:
+    """Mean cross-entropy of ``head`` on ``rows``, in chunks where it must be.
+
+    The plain loss while one chunk of :data:`LOGITS_CHUNK_BYTES` holds every
+    logit (so small vocabularies train exactly as an ``nn.Linear`` head
+    does), else :func:`chunked_cross_entropy`.
+    """
+    chunk_size = logits_chunk_size(len(rows), head.out_features)
+    if chunk_size >= head.out_features:
+        return F.cross_entropy(head(rows), targets)
+    return chunked_cross_entropy(rows, head.weight, head.bias, targets, chunk_size)
+
+
+def head_logit_mse(
+    rows: torch.Tensor,
+    head: torch.nn.Linear,
+    teacher_rows: torch.Tensor,
+    teacher_head: torch.nn.Linear,
+) -> torch.Tensor:
+    """MSE of ``head``'s logits on ``rows`` against ``teacher_head``'s, in chunks.
+
+    The plain loss while one chunk of :data:`LOGITS_CHUNK_BYTES` holds every
+    logit, else :func:`chunked_logit_mse`.
+    """
+    chunk_size = logits_chunk_size(len(rows), head.out_features)
+    if chunk_size >= head.out_features:
+        return F.mse_loss(head(rows), teacher_head(teacher_rows))
+    return chunked_logit_mse(
+        rows,
+        head.weight,
+        head.bias,
+        teacher_rows,
+        teacher_head.weight,
+        teacher_head.bias,
+        chunk_size,
+    )
+
+
 @torch.no_grad()
 def chunked_target_ranks(
     rows: torch.Tensor,
@@ -440,6 +480,8 @@ __all__ = [
     "chunked_logits_finite",
     "chunked_target_ranks",
     "chunked_top_k",
+    "head_cross_entropy",
+    "head_logit_mse",
     "logits_chunk_size",
     "users_per_pass",
 ]

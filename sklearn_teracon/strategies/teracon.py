@@ -10,7 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..nn import NEXT_ITEM
-from ..nn.chunked import chunked_logit_mse, logits_chunk_size
+from ..nn.chunked import head_logit_mse
 from ..training.retention import (
     RELATION_MEASURES,
     Teacher,
@@ -141,18 +141,8 @@ class TeraconStrategy(Strategy):
         with torch.no_grad():
             teacher_rows = net.task_rows(teacher, users, task, net.s, positions)
         rows = net.task_rows(net.module_, users, task, net.s, positions)
-        head, teacher_head = net.module_.heads[task], teacher.heads[task]
-        chunk_size = logits_chunk_size(len(rows), head.out_features)
-        if chunk_size >= head.out_features:
-            return retention_loss(head(rows), teacher_head(teacher_rows))
-        return chunked_logit_mse(
-            rows,
-            head.weight,
-            head.bias,
-            teacher_rows,
-            teacher_head.weight,
-            teacher_head.bias,
-            chunk_size,
+        return head_logit_mse(
+            rows, net.module_.heads[task], teacher_rows, teacher.heads[task]
         )
 
     def task_relations(self, module, s: float) -> torch.Tensor:

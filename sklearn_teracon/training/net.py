@@ -16,10 +16,10 @@ from torch.utils.checkpoint import checkpoint
 
 from ..nn import NEXT_ITEM, TeraconModule
 from ..nn.chunked import (
-    chunked_cross_entropy,
     chunked_logits_finite,
     chunked_target_ranks,
     chunked_top_k,
+    head_cross_entropy,
     logits_chunk_size,
     users_per_pass,
 )
@@ -153,6 +153,7 @@ class ContinualNet(NeuralNet):
         # backward pass outside autocast, as torch recommends.
         self._set_training(True)
         Xi, yi = unpack_data(batch)
+        Xi = Xi.to(self.device)  # once: ``infer`` and ``get_loss`` both read it
         with autocast(self.precision, self.device):
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
@@ -161,7 +162,8 @@ class ContinualNet(NeuralNet):
 
     @at_precision
     def validation_step(self, batch, **fit_params):
-        return super().validation_step(batch, **fit_params)
+        Xi, yi = unpack_data(batch)
+        return super().validation_step((Xi.to(self.device), yi), **fit_params)
 
     @at_precision
     def evaluation_step(self, batch, training=False):
@@ -252,12 +254,7 @@ class ContinualNet(NeuralNet):
             return y_pred.sum() * 0.0
         if self._kind(task) != NEXT_ITEM:
             return F.cross_entropy(y_pred, y_true)
-        head = self.module_.heads[task]
-        chunk_size = logits_chunk_size(len(y_true), head.out_features)
-        if chunk_size >= head.out_features:
-            # Small vocabularies: one chunk, the plain loss.
-            return F.cross_entropy(head(y_pred), y_true)
-        return chunked_cross_entropy(y_pred, head.weight, head.bias, y_true, chunk_size)
+        return head_cross_entropy(y_pred, self.module_.heads[task], y_true)
 
     def task_loss(self, X: torch.Tensor, y, task: int) -> torch.Tensor:
         """The plain loss of any learned ``task`` on a batch, at the current scale."""
