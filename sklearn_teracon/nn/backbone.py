@@ -66,13 +66,13 @@ class MaskedResidualBlock(nn.Module):
         self.conv2 = CausalConv1d(dim, kernel_size, 2 * dilation)
         self.norm2 = nn.LayerNorm(dim)
 
-    def forward(self, h, mask1, mask2, keep):
+    def forward(self, h, mask1, mask2, keep, dropout: float = 0.0):
         # ``keep`` zeroes padding positions after every slot: padding then
         # looks exactly like the convolutions' own zero padding, so how much
         # of it precedes a user never changes that user's outputs.
         x = F.relu(self.norm1(self.conv1(h))) * mask1 * keep
         x = F.relu(self.norm2(self.conv2(x))) * mask2 * keep
-        return h + x
+        return h + F.dropout(x, dropout, self.training)
 
 
 class NextItNet(nn.Module):
@@ -97,6 +97,9 @@ class NextItNet(nn.Module):
         self.blocks = nn.ModuleList(
             MaskedResidualBlock(dim, kernel_size, r) for r in dilations
         )
+        # A training setting, not part of the architecture: the net sets it
+        # for each task it trains (``build_net``); it acts in training mode only.
+        self.dropout = 0.0
 
     @property
     def n_slots(self) -> int:
@@ -119,9 +122,9 @@ class NextItNet(nn.Module):
     def forward(self, items: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Hidden states ``[batch, length, d]`` of ``items`` under ``masks [K, d]``."""
         keep = (items != 0).unsqueeze(-1).to(masks.dtype)
-        h = self.item_embedding(items)
+        h = F.dropout(self.item_embedding(items), self.dropout, self.training)
         for b, block in enumerate(self.blocks):
-            h = block(h, masks[2 * b], masks[2 * b + 1], keep)
+            h = block(h, masks[2 * b], masks[2 * b + 1], keep, self.dropout)
         return h
 
 

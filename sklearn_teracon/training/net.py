@@ -409,6 +409,7 @@ def build_net(
     backbone_lr: float | None = None,
     readout: str = "last",
     precision: str = "float32",
+    dropout: float = 0.0,
     batch_size: int,
     validation_fraction: float,
     patience: int | None,
@@ -464,6 +465,7 @@ def build_net(
         named.append((name, cb))
     if module is None:
         module = TeraconModule(n_embeddings, embedding_dim, dilations, kernel_size)
+    module.backbone.dropout = dropout
     net = ContinualNet(
         module,
         criterion=torch.nn.CrossEntropyLoss,
