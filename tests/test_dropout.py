@@ -74,3 +74,25 @@ def test_dropout_is_saved_and_old_files_load_without_it(toy, tmp_path):
         loaded.decision_function(seqs, task="group"),
         enc.decision_function(seqs, task="group"),
     )
+
+
+@pytest.mark.parametrize("retained_positions", ["all", "last"])
+def test_retention_compares_the_student_without_dropout(toy, retained_positions):
+    # Right after a task starts the student is the teacher: without dropout in
+    # the student's pass the retention loss is exactly 0, in training mode too.
+    seqs, groups, _ = toy
+    enc = _fit(toy, dropout=0.5, retained_positions=retained_positions)
+    net = enc.net_
+    net.module_.backbone.dropout = 0.5
+    net.start_task(1)
+    net.module_.train()
+    net.history.new_epoch()
+    net.history.new_batch()  # retention records its ρ in the batch's row
+    items = torch.as_tensor(enc._encode(seqs[:16]))
+    torch.manual_seed(0)
+    assert net.strategy.retention_loss(net, items).item() == 0.0
+    # The same pass with dropout would differ from the teacher.
+    with_dropout = net.task_rows(net.module_, items, 0, net.s)
+    without = net.task_rows(net.module_, items, 0, net.s, dropout=False)
+    assert not torch.allclose(with_dropout, without)
+    net.end_task()

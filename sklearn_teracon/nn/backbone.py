@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -100,6 +102,15 @@ class NextItNet(nn.Module):
         # A training setting, not part of the architecture: the net sets it
         # for each task it trains (``build_net``); it acts in training mode only.
         self.dropout = 0.0
+
+    @contextlib.contextmanager
+    def no_dropout(self):
+        """Run the passes inside without dropout, whatever the mode."""
+        dropout, self.dropout = self.dropout, 0.0
+        try:
+            yield
+        finally:
+            self.dropout = dropout
 
     @property
     def n_slots(self) -> int:

@@ -131,8 +131,10 @@ class TeraconStrategy(Strategy):
         if net.module_.head_kinds[task] != NEXT_ITEM:
             with torch.no_grad():
                 pseudo_labels = net.task_logits(teacher, users, task, net.s)
-            student = net.task_logits(net.module_, users, task, net.s)
+            student = net.task_logits(net.module_, users, task, net.s, dropout=False)
             return retention_loss(student, pseudo_labels)
+        # The student runs without dropout, like the teacher: dropout's noise
+        # in its outputs would be a part of the MSE that no weight can remove.
         # A next-item task is retained at every real position ("all") or, as
         # the reference code does, at the last one only ("last"). Its logits
         # span the vocabulary: beyond one chunk they are compared chunk by
@@ -140,7 +142,7 @@ class TeraconStrategy(Strategy):
         positions = users > 0 if self.retained_positions == "all" else None
         with torch.no_grad():
             teacher_rows = net.task_rows(teacher, users, task, net.s, positions)
-        rows = net.task_rows(net.module_, users, task, net.s, positions)
+        rows = net.task_rows(net.module_, users, task, net.s, positions, False)
         return head_logit_mse(
             rows, net.module_.heads[task], teacher_rows, teacher.heads[task]
         )

@@ -184,12 +184,20 @@ class ContinualNet(NeuralNet):
         return read_out(hidden, items, self.readout)
 
     def task_rows(
-        self, module, items: torch.Tensor, task: int, s: float, positions=None
+        self,
+        module,
+        items: torch.Tensor,
+        task: int,
+        s: float,
+        positions=None,
+        dropout: bool = True,
     ) -> torch.Tensor:
         """The hidden rows ``task``'s head reads: at ``positions`` or one per user.
 
         A next-item head always reads the last position (the next item
         follows it); labelled heads read the ``readout`` representation.
+        ``dropout=False`` runs the pass without the backbone's dropout even in
+        training mode (retention compares with a teacher that has none).
 
         Under autograd, a batch whose backbone activations would pass
         :data:`~sklearn_teracon.nn.chunked.ACTIVATION_CHUNK_BYTES` runs in
@@ -202,8 +210,10 @@ class ContinualNet(NeuralNet):
             len(items), items.shape[-1], backbone.dim, backbone.n_slots
         )
         if step >= len(items) or not torch.is_grad_enabled():
-            return self._rows(module, items, task, s, positions)
+            return self._rows(module, items, task, s, positions, dropout)
         parts = [
+            # ``dropout`` is an argument, so the recomputation in backward
+            # runs the pass exactly as the forward did.
             checkpoint(
                 self._rows,
                 module,
@@ -211,14 +221,16 @@ class ContinualNet(NeuralNet):
                 task,
                 s,
                 None if positions is None else positions[start : start + step],
+                dropout,
                 use_reentrant=False,
             )
             for start in range(0, len(items), step)
         ]
         return torch.cat(parts)
 
-    def _rows(self, module, items, task, s, positions) -> torch.Tensor:
-        hidden = self.strategy.hidden(module, items, task, s)
+    def _rows(self, module, items, task, s, positions, dropout) -> torch.Tensor:
+        with contextlib.nullcontext() if dropout else module.backbone.no_dropout():
+            hidden = self.strategy.hidden(module, items, task, s)
         if positions is not None:
             return hidden[positions]
         if self._kind(task) == NEXT_ITEM:
@@ -226,10 +238,17 @@ class ContinualNet(NeuralNet):
         return read_out(hidden, items, self.readout)
 
     def task_logits(
-        self, module, items: torch.Tensor, task: int, s: float, positions=None
+        self,
+        module,
+        items: torch.Tensor,
+        task: int,
+        s: float,
+        positions=None,
+        dropout: bool = True,
     ) -> torch.Tensor:
         """``task``'s logits of ``module`` on :meth:`task_rows`."""
-        return module.heads[task](self.task_rows(module, items, task, s, positions))
+        rows = self.task_rows(module, items, task, s, positions, dropout)
+        return module.heads[task](rows)
 
     def infer(self, x, **fit_params):
         return self._infer(x.to(self.device), self.task_, self._scale())
