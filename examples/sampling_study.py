@@ -84,11 +84,21 @@ def one_run(dataset, tasks, name, seed, device):
         bwt=float(report.bwt),
         forgetting=float(report.forgetting),
         mean_raw_rho=float(np.mean(raw)),
+        # Mask similarity of the second task with every task, and the raw ρ
+        # of the second task in the last epoch of each task after it.
+        relations=evaluator.encoder_.task_relations_[1].tolist(),
+        rho_raw_of_second={
+            t: history[t][-1][f"rho_raw[{stream.names[1]}]"] for t in stream.names[2:]
+        },
     )
     print(
         f"{name:15s} seed {seed}: {seconds:.2f} s/epoch, final "
         + " ".join(f"{v:.4f}" for v in report.final)
-        + f", BWT {report.bwt:+.4f}, mean raw rho {np.mean(raw):.3f}",
+        + f", BWT {report.bwt:+.4f}, mean raw rho {np.mean(raw):.3f}\n"
+        + f"{'':15s} {stream.names[1]} relations "
+        + " ".join(f"{t}={v:+.3f}" for t, v in zip(stream.names, row["relations"]))
+        + "; its raw rho while training "
+        + " ".join(f"{t}={v:.3f}" for t, v in row["rho_raw_of_second"].items()),
         flush=True,
     )
     return row

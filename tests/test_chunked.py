@@ -178,7 +178,7 @@ def _learn_two_tasks(toy):
     seqs, groups, _ = toy
     # Without dropout: its random draws follow the user chunks, so chunking
     # would change which units drop.
-    params = {**TINY, "max_epochs": 1, "alpha": 1.0, "dropout": 0.0}
+    params = {**TINY, "max_epochs": 1, "alpha": 1.0, "next_item_dropout": 0}
     enc = ContinualUserEncoder(**params)
     enc.partial_fit(seqs)
     return enc.partial_fit(seqs, groups, task="group")

@@ -1,4 +1,4 @@
-"""``dropout``: acts while a task trains, never at prediction, saved with the model."""
+"""``next_item_dropout``: acts while a next-item task trains, never at prediction."""
 
 import json
 
@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from skorch.callbacks import Callback
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY, _digest
@@ -39,37 +40,59 @@ def test_dropout_acts_in_training_mode_only():
 
 def test_dropout_changes_what_is_learned_and_is_reproducible(toy):
     seqs, _, _ = toy
-    plain = _fit(toy, dropout=0.0)
-    dropped = _fit(toy, dropout=0.3)
-    again = _fit(toy, dropout=0.3)
-    scores = dropped.decision_function(seqs, task="group")
-    assert not np.allclose(plain.decision_function(seqs, task="group"), scores)
-    np.testing.assert_array_equal(again.decision_function(seqs, task="group"), scores)
+    plain = _fit(toy, next_item_dropout=0.0)
+    dropped = _fit(toy, next_item_dropout=0.3)
+    again = _fit(toy, next_item_dropout=0.3)
+    scores = dropped.decision_function(seqs, task="next_item")
+    assert not np.allclose(plain.decision_function(seqs, task="next_item"), scores)
+    np.testing.assert_array_equal(
+        again.decision_function(seqs, task="next_item"), scores
+    )
+
+
+class _DropoutSeen(Callback):
+    """Records the backbone's dropout at the start of every epoch."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.seen.append((net.task_, net.module_.backbone.dropout))
+
+
+def test_only_next_item_tasks_train_with_dropout(toy):
+    seqs, groups, _ = toy
+    seen = _DropoutSeen()
+    enc = ContinualUserEncoder(**TINY, next_item_dropout=0.3, callbacks=[seen])
+    enc.partial_fit(seqs)
+    enc.partial_fit(seqs, groups, task="group")
+    enc.partial_fit(seqs)  # the next-item task again
+    assert seen.seen == [(0, 0.3)] * 2 + [(1, 0.0)] * 2 + [(0, 0.3)] * 2
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, "0.2"])
 def test_dropout_outside_zero_one_is_refused(toy, value):
     seqs, _, _ = toy
-    with pytest.raises((ValueError, TypeError), match="dropout"):
-        ContinualUserEncoder(**TINY, dropout=value).fit(seqs)
+    with pytest.raises((ValueError, TypeError), match="next_item_dropout"):
+        ContinualUserEncoder(**TINY, next_item_dropout=value).fit(seqs)
 
 
 def test_dropout_is_saved_and_old_files_load_without_it(toy, tmp_path):
     seqs, _, _ = toy
-    enc = _fit(toy, dropout=0.25)
+    enc = _fit(toy, next_item_dropout=0.25)
     path, old = tmp_path / "new.safetensors", tmp_path / "old.safetensors"
     enc.save(path)
-    assert ContinualUserEncoder.load(path).dropout == 0.25
+    assert ContinualUserEncoder.load(path).next_item_dropout == 0.25
     with safe_open(str(path), framework="pt") as f:
         state = {k: f.get_tensor(k) for k in f.keys()}
         description = json.loads(f.metadata()[DESCRIPTION_KEY])
-    del description["params"]["dropout"]
+    del description["params"]["next_item_dropout"]
     text = json.dumps(description)
     save_file(
         state, str(old), metadata={DESCRIPTION_KEY: text, DIGEST_KEY: _digest(text)}
     )
     loaded = ContinualUserEncoder.load(old)
-    assert loaded.dropout == 0.0
+    assert loaded.next_item_dropout == 0.0
     np.testing.assert_array_equal(
         loaded.decision_function(seqs, task="group"),
         enc.decision_function(seqs, task="group"),
@@ -81,7 +104,7 @@ def test_retention_compares_the_student_without_dropout(toy, retained_positions)
     # Right after a task starts the student is the teacher: without dropout in
     # the student's pass the retention loss is exactly 0, in training mode too.
     seqs, groups, _ = toy
-    enc = _fit(toy, dropout=0.5, retained_positions=retained_positions)
+    enc = _fit(toy, next_item_dropout=0.5, retained_positions=retained_positions)
     net = enc.net_
     net.module_.backbone.dropout = 0.5
     net.start_task(1)
