@@ -7,6 +7,7 @@ from skorch.callbacks import Callback
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_synthetic_stream
+from sklearn_teracon.strategies.base import mask_similarity
 from sklearn_teracon.training import mask_cosine, relation_aware_ratio
 
 from .conftest import TINY
@@ -119,3 +120,15 @@ def test_paper_relation_is_selectable(toy):
         assert np.all(np.isfinite(enc.task_relations_))
     # Non-negative masks: the paper's ρ is pinned near 1 − σ(c).
     assert rhos["paper"] < 0.05 < rhos["centered"]
+
+
+def test_two_constant_masks_are_identical_under_the_centred_cosine():
+    # A slot whose masks are saturated to all ones in both tasks keeps the same
+    # channels: similarity 1, and a task is always fully similar to itself.
+    ones = torch.ones(3, 8)
+    patterned = torch.linspace(0, 1, 8).repeat(3, 1)
+    torch.testing.assert_close(mask_cosine(ones, ones), torch.ones(3))
+    torch.testing.assert_close(mask_cosine(ones, patterned), torch.zeros(3))
+    torch.testing.assert_close(mask_cosine(patterned, patterned), torch.ones(3))
+    masks = torch.stack([torch.cat([ones[:1], patterned[:1]]), ones[:2]])
+    torch.testing.assert_close(torch.diag(mask_similarity(masks)), torch.ones(2))

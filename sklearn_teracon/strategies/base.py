@@ -181,8 +181,8 @@ def mask_similarity(masks: torch.Tensor, *, measure: str = "centered") -> torch.
     """Mean over slots of the pairwise cosine of masks ``[T, K, d]``: ``[T, T]``.
 
     The cosine is :func:`~sklearn_teracon.training.retention.mask_cosine`'s:
-    masks that are constant over the channels (all ones) have no direction
-    once centred and give 0.
+    two masks that are both constant over the channels (all ones) give 1, a
+    constant mask against a patterned one 0.
     """
     return mask_cosine(masks[:, None], masks[None], measure=measure).mean(-1)
 

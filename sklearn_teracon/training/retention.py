@@ -25,6 +25,8 @@ def annealed_scale(s: float, batch: int, n_batches: int) -> float:
 
 
 RELATION_MEASURES = ("centered", "paper")
+# Centred masks with a norm under this are constant over their channels.
+FLAT_MASK_NORM = 1e-6
 
 
 def mask_cosine(
@@ -39,14 +41,24 @@ def mask_cosine(
     task turns up or down relative to its own average: unrelated masks give
     about 0, the same pattern 1, opposite patterns -1, so ``ρ`` spans
     ``[1 − σ(c), 1 − σ(−c)]`` and keeps the paper's meaning (more similar masks,
-    fewer retained users).
+    fewer retained users). Two masks that are each constant over the channels
+    (both all ones, say) are identical in what they keep: their centred cosine
+    is 1; a constant mask against a patterned one gives 0.
     """
-    if measure == "centered":
-        masks_a = masks_a - masks_a.mean(-1, keepdim=True)
-        masks_b = masks_b - masks_b.mean(-1, keepdim=True)
-    elif measure != "paper":
+    if measure == "paper":
+        return F.cosine_similarity(masks_a, masks_b, dim=-1, eps=1e-12)
+    if measure != "centered":
         raise ValueError(f"measure must be one of {RELATION_MEASURES}, got {measure!r}")
-    return F.cosine_similarity(masks_a, masks_b, dim=-1, eps=1e-12)
+    masks_a = masks_a - masks_a.mean(-1, keepdim=True)
+    masks_b = masks_b - masks_b.mean(-1, keepdim=True)
+    cosine = F.cosine_similarity(masks_a, masks_b, dim=-1, eps=1e-12)
+    # A mask saturated to one value over every channel (all ones at s = 50)
+    # has no direction once centred. Two such masks keep the same channels,
+    # so they count as identical (1), not as unrelated (0); against a
+    # patterned mask one stays 0.
+    flat_a = masks_a.norm(dim=-1) <= FLAT_MASK_NORM
+    flat_b = masks_b.norm(dim=-1) <= FLAT_MASK_NORM
+    return torch.where(flat_a & flat_b, torch.ones_like(cosine), cosine)
 
 
 def relation_aware_ratio(
