@@ -75,11 +75,16 @@ def tiny_encoder():
     return ContinualUserEncoder(**TINY)
 
 
-@pytest.fixture
-def fitted(toy):
-    """An encoder that has learned next_item, then group."""
+def fit_two_tasks(toy, **params):
+    """A TINY encoder (``params`` override) that learned next_item, then group."""
     seqs, groups, _ = toy
-    enc = ContinualUserEncoder(**TINY)
+    enc = ContinualUserEncoder(**TINY, **params)
     enc.partial_fit(seqs)
     enc.partial_fit(seqs, groups, task="group")
     return enc
+
+
+@pytest.fixture
+def fitted(toy):
+    """An encoder that has learned next_item, then group."""
+    return fit_two_tasks(toy)

@@ -13,15 +13,7 @@ from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY, _digest
 from sklearn_teracon.nn import TeraconModule
 
-from .conftest import TINY
-
-
-def _fit(toy, **params):
-    seqs, groups, _ = toy
-    enc = ContinualUserEncoder(**TINY, **params)
-    enc.partial_fit(seqs)
-    enc.partial_fit(seqs, groups, task="group")
-    return enc
+from .conftest import TINY, fit_two_tasks
 
 
 def test_dropout_acts_in_training_mode_only():
@@ -40,9 +32,9 @@ def test_dropout_acts_in_training_mode_only():
 
 def test_dropout_changes_what_is_learned_and_is_reproducible(toy):
     seqs, _, _ = toy
-    plain = _fit(toy, next_item_dropout=0.0)
-    dropped = _fit(toy, next_item_dropout=0.3)
-    again = _fit(toy, next_item_dropout=0.3)
+    plain = fit_two_tasks(toy, next_item_dropout=0.0)
+    dropped = fit_two_tasks(toy, next_item_dropout=0.3)
+    again = fit_two_tasks(toy, next_item_dropout=0.3)
     scores = dropped.decision_function(seqs, task="next_item")
     assert not np.allclose(plain.decision_function(seqs, task="next_item"), scores)
     np.testing.assert_array_equal(
@@ -79,7 +71,7 @@ def test_dropout_outside_zero_one_is_refused(toy, value):
 
 def test_dropout_is_saved_and_old_files_load_without_it(toy, tmp_path):
     seqs, _, _ = toy
-    enc = _fit(toy, next_item_dropout=0.25)
+    enc = fit_two_tasks(toy, next_item_dropout=0.25)
     path, old = tmp_path / "new.safetensors", tmp_path / "old.safetensors"
     enc.save(path)
     assert ContinualUserEncoder.load(path).next_item_dropout == 0.25
@@ -104,7 +96,9 @@ def test_retention_compares_the_student_without_dropout(toy, retained_positions)
     # Right after a task starts the student is the teacher: without dropout in
     # the student's pass the retention loss is exactly 0, in training mode too.
     seqs, groups, _ = toy
-    enc = _fit(toy, next_item_dropout=0.5, retained_positions=retained_positions)
+    enc = fit_two_tasks(
+        toy, next_item_dropout=0.5, retained_positions=retained_positions
+    )
     net = enc.net_
     net.module_.backbone.dropout = 0.5
     net.start_task(1)

@@ -14,15 +14,7 @@ from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY, _digest
 from sklearn_teracon.training import ContinualNet
 from sklearn_teracon.training._precision import autocast, check_precision
 
-from .conftest import TINY
-
-
-def _fit(toy, **params):
-    seqs, groups, _ = toy
-    enc = ContinualUserEncoder(**TINY, **params)
-    enc.partial_fit(seqs)
-    enc.partial_fit(seqs, groups, task="group")
-    return enc
+from .conftest import TINY, fit_two_tasks
 
 
 def _scores(enc, toy):
@@ -41,22 +33,22 @@ def module_toy():
 
 @pytest.fixture(scope="module")
 def fp32(module_toy):
-    return _fit(module_toy)
+    return fit_two_tasks(module_toy)
 
 
 @pytest.fixture(scope="module")
 def bf16(module_toy):
-    return _fit(module_toy, precision="bfloat16")
+    return fit_two_tasks(module_toy, precision="bfloat16")
 
 
 def test_float32_is_the_default_and_bit_identical_to_skorchs_step(
     fp32, module_toy, monkeypatch
 ):
     assert ContinualUserEncoder().precision == "float32"
-    explicit = _fit(module_toy, precision="float32")
+    explicit = fit_two_tasks(module_toy, precision="float32")
     # skorch's own training step, without the precision override.
     monkeypatch.setattr(ContinualNet, "train_step_single", NeuralNet.train_step_single)
-    plain = _fit(module_toy)
+    plain = fit_two_tasks(module_toy)
     for other in (explicit, plain):
         for task, scores in _scores(fp32, module_toy).items():
             np.testing.assert_array_equal(_scores(other, module_toy)[task], scores)
