@@ -142,7 +142,7 @@ class TeraconStrategy(Strategy):
         positions = users > 0 if self.retained_positions == "all" else None
         with torch.no_grad():
             teacher_rows = net.task_rows(teacher, users, task, net.s, positions)
-        rows = net.task_rows(net.module_, users, task, net.s, positions, False)
+        rows = net.task_rows(net.module_, users, task, net.s, positions, dropout=False)
         return head_logit_mse(
             rows, net.module_.heads[task], teacher_rows, teacher.heads[task]
         )
