@@ -11,17 +11,19 @@ hundred users see only a few thousand items. So the script builds the net the
 encoder would build (``_build_net``) with a 646 K-item head and calls the
 methods that the encoder's ``fit``, ``score`` and ``recommend`` call:
 ``fit_task``, ``target_ranks``, ``top_columns``. Memory is mostly the
-parameters, their gradients and Adam's two moments: item embedding and head
-are each 646 K × 256 float32 = 0.66 GB, four times over (4.9 GiB); the
-interpreter, torch and the data take 0.45 GiB more.
+parameters and Adam's two moments: item embedding and head are each
+646 K × 256 float32 = 0.66 GB, three times over (3.7 GiB), plus one of the
+two gradients (they step inside the backward pass, one at a time; see
+``sklearn_teracon/training/backward_step.py``); the interpreter, torch and the
+data take 0.45 GiB more.
 
-Measured on a 2-core CPU (one thread, shared with other work), 256 users:
-training 85 s (3 seq/s; the head is ~6.5 TFLOP per batch; 93 s before), peak
-5.8 GiB (7.0 GiB before Adam was fused, the weights scanned in slices and the
-after-training check chunked); 2.0 GiB after training (gradients and moments
-dropped); ``score`` of 64 users 0.9 s, ``recommend`` 0.4 s, the check 3.7 s,
-no rise of the peak. With ``MALLOC_MMAP_THRESHOLD_=1000000`` in the
-environment (glibc returns freed tensors at once) the peak is 5.5 GiB.
+Measured on a 2-core CPU (one thread, beside another job), 256 users:
+training 95 s (3 seq/s; the head is ~6.5 TFLOP per batch), peak 5.2 GiB
+(6.0 GiB with ``--no-backward-steps``, which steps every weight after the
+backward pass; 7.0 GiB before Adam was fused, the weights scanned in slices
+and the after-training check chunked); 2.1 GiB after training (gradients and
+moments dropped); ``score`` of 64 users 0.9 s, ``recommend`` 0.5 s, the check
+3.7 s, no rise of the peak.
 
 Run (one thread, at low priority on a shared machine)::
 
@@ -39,6 +41,7 @@ from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon._sequences import N_RESERVED
 from sklearn_teracon.metrics import score_ranks
 from sklearn_teracon.nn import NEXT_ITEM
+from sklearn_teracon.training import backward_step
 from sklearn_teracon.training.callbacks import non_finite_outputs
 
 
@@ -77,9 +80,17 @@ parser.add_argument("--dim", type=int, default=256)
 parser.add_argument("--blocks", type=int, default=8)
 parser.add_argument("--batch", type=int, default=256)
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument(
+    "--no-backward-steps",
+    action="store_true",
+    help="step every weight after the backward pass (as before the in-backward steps)",
+)
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
+if args.no_backward_steps:
+    backward_step.MIN_ELEMENTS = float("inf")
 
+torch.manual_seed(0)  # dropout and shuffling: the encoder's seeding is bypassed here
 rng = np.random.default_rng(0)
 X = synthetic_rows(args.users, args.items, 30, rng)
 X_rank = synthetic_rows(args.rank_users, args.items, 30, rng)

@@ -30,6 +30,7 @@ import torch
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_synthetic_stream
+from sklearn_teracon.nn import chunked
 
 
 def peak_rss_mib() -> float:
@@ -64,8 +65,22 @@ parser.add_argument("--dim", type=int, default=256)
 parser.add_argument("--blocks", type=int, default=8)
 parser.add_argument("--later-batch", type=int, default=1024)
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument(
+    "--activation-mib",
+    type=int,
+    default=chunked.ACTIVATION_CHUNK_BYTES // 2**20,
+    help="activations per checkpointed user chunk (ACTIVATION_CHUNK_BYTES)",
+)
+parser.add_argument(
+    "--logits-mib",
+    type=int,
+    default=chunked.LOGITS_CHUNK_BYTES // 2**20,
+    help="logits per vocabulary chunk (LOGITS_CHUNK_BYTES)",
+)
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
+chunked.ACTIVATION_CHUNK_BYTES = args.activation_mib * 2**20
+chunked.LOGITS_CHUNK_BYTES = args.logits_mib * 2**20
 
 stream = make_synthetic_stream(
     args.users, args.items, max_len=30, test_size=0.0, validation_size=0.0

@@ -47,24 +47,30 @@ def users_per_pass(
     length: int,
     dim: int,
     n_slots: int,
-    budget_bytes: int = ACTIVATION_CHUNK_BYTES,
+    budget_bytes: int | None = None,
 ) -> int:
     """Users whose backbone activations fit ``budget_bytes``; ``n_users`` if all do.
 
     An estimate: ``_SAVED_PER_SLOT`` float32 ``[users, length, dim]`` tensors
-    per slot. At least one user.
+    per slot. At least one user. ``budget_bytes`` defaults to
+    :data:`ACTIVATION_CHUNK_BYTES` as it is when called.
     """
+    if budget_bytes is None:
+        budget_bytes = ACTIVATION_CHUNK_BYTES
     per_user = 4 * _SAVED_PER_SLOT * max(length, 1) * dim * max(n_slots, 1)
     return int(min(max(n_users, 1), max(1, budget_bytes // per_user)))
 
 
 def logits_chunk_size(
-    n_rows: int, n_columns: int, budget_bytes: int = LOGITS_CHUNK_BYTES
+    n_rows: int, n_columns: int, budget_bytes: int | None = None
 ) -> int:
     """Columns per chunk so that ``n_rows`` rows of float32 logits fit ``budget_bytes``.
 
     At least one column, at most ``n_columns`` (one chunk: nothing to split).
+    ``budget_bytes`` defaults to :data:`LOGITS_CHUNK_BYTES` as it is when called.
     """
+    if budget_bytes is None:
+        budget_bytes = LOGITS_CHUNK_BYTES
     for name, value in (("n_rows", n_rows), ("n_columns", n_columns)):
         if not isinstance(value, numbers.Integral) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")

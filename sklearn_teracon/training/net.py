@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import Dataset, ValidSplit, unpack_data
 from torch.utils.checkpoint import checkpoint
 
@@ -25,6 +25,7 @@ from ..nn.chunked import (
 )
 from ..nn.model import read_out
 from ..strategies.base import Strategy, StrategyCallback
+from . import backward_step
 from ._precision import at_precision, autocast, check_precision
 from .callbacks import ScaleAnnealing, StopOnNonFinite
 from .progress import BatchProgressBar, EpochTable, TaskLine
@@ -100,11 +101,48 @@ class ContinualNet(NeuralNet):
         self.s_current_ = self.s
         self.strategy.on_task_start(self, task)
         self.initialize_optimizer()
+        self._step_largest_in_backward()
         self.initialize_history()
 
     def end_task(self) -> None:
         """Let the strategy drop what only training needed (a teacher)."""
         self.strategy.finish(self)
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """skorch's optimizer; while a task trains, its largest weights step
+        inside the backward pass (:meth:`_step_largest_in_backward`)."""
+        training = self._drop_in_backward_steps()
+        super().initialize_optimizer(triggered_directly)
+        if training:
+            self._step_largest_in_backward()
+        return self
+
+    def _step_largest_in_backward(self) -> None:
+        # A huge vocabulary's item embedding and head then never hold their
+        # gradients at once (see training/backward_step.py); not when
+        # something reads gradients between backward and the step.
+        if self.in_backward_steps_ is None and not self._reads_gradients():
+            self.in_backward_steps_ = backward_step.InBackwardSteps(
+                self.optimizer_, backward_step.MIN_ELEMENTS
+            )
+
+    def _reads_gradients(self) -> bool:
+        if type(self.strategy).on_grad_computed is not Strategy.on_grad_computed:
+            return True
+        return any(
+            type(cb).on_grad_computed is not Callback.on_grad_computed
+            for _, cb in self.callbacks_
+            if not isinstance(cb, StrategyCallback)
+        )
+
+    def _drop_in_backward_steps(self) -> bool:
+        """Unhook the largest weights, drop their optimizers; were they hooked?"""
+        steps = getattr(self, "in_backward_steps_", None)
+        self.in_backward_steps_ = None
+        if steps is None:
+            return False
+        steps.remove()
+        return True
 
     def _kind(self, task: int) -> str:
         return self.module_.head_kinds[task]
@@ -128,6 +166,7 @@ class ContinualNet(NeuralNet):
             self.end_task()
             self.module_.zero_grad(set_to_none=True)
             self.optimizer_.state.clear()
+            self._drop_in_backward_steps()
 
     def train_epochs(self, X: np.ndarray, y: np.ndarray | None, epochs: int) -> None:
         """skorch's training loop, from ``on_train_begin`` to ``on_train_end``."""
