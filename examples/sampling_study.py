@@ -56,12 +56,12 @@ def make_stream(dataset: str, seed: int):
     return make_movielens_stream(dataset.split("-")[1]), {}
 
 
-def one_run(dataset, tasks, name, seed, device):
+def one_run(dataset, tasks, name, seed, device, params):
     stream, size = make_stream(dataset, seed)
     if tasks:
         stream = stream.select(tasks)
     enc = ContinualUserEncoder(
-        random_state=seed, device=device, **size, **SETTINGS[name]
+        random_state=seed, device=device, **size, **SETTINGS[name], **params
     )
     evaluator = ContinualEvaluator(enc, single_task=None, baselines=False)
     report = evaluator.evaluate(stream)
@@ -104,10 +104,12 @@ def one_run(dataset, tasks, name, seed, device):
     return row
 
 
-def study(dataset, seeds, tasks, settings, device="cpu", n_jobs=1, out=None):
+def study(
+    dataset, seeds, tasks, settings, device="cpu", n_jobs=1, out=None, params=None
+):
     rows = []
     for row in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(one_run)(dataset, tasks, name, seed, device)
+        delayed(one_run)(dataset, tasks, name, seed, device, params or {})
         for seed in seeds
         for name in settings
     ):
@@ -150,6 +152,9 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--json", default=None, help="also write every run here")
+    parser.add_argument(
+        "--alpha", type=float, default=None, help="retention weight of every setting"
+    )
     args = parser.parse_args()
     study(
         args.dataset,
@@ -159,4 +164,5 @@ if __name__ == "__main__":
         args.device,
         args.jobs,
         args.json,
+        {} if args.alpha is None else {"alpha": args.alpha},
     )

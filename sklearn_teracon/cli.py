@@ -36,6 +36,7 @@ DEFAULT_EPOCHS = 20
 DEFAULT_EMBEDDING_DIM = 64
 DEFAULT_N_BLOCKS = 4
 DEFAULT_BATCH_SIZE = 128
+DEFAULT_ALPHA = 2.0
 DEFAULT_OUT = "teracon-run"
 DEFAULT_COMPARE_OUT = "teracon-compare"
 SYNTHETIC_USERS = 2000
@@ -75,6 +76,17 @@ def _int_at_least(minimum: int, what: str):
 
 _positive_int = _int_at_least(1, "a positive integer")
 _non_negative_int = _int_at_least(0, "an integer >= 0")
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
 
 def _task_list(text: str) -> list[str]:
@@ -232,6 +244,15 @@ def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         default=DEFAULT_BATCH_SIZE,
         help="users per batch (default: %(default)s)",
+    )
+    model.add_argument(
+        "--alpha",
+        type=_non_negative_float,
+        metavar="A",
+        default=DEFAULT_ALPHA,
+        help="weight of TERACON's knowledge retention (default: %(default)s; "
+        "0 turns it off); a larger one keeps earlier tasks better and lets "
+        "new ones learn less",
     )
     model.add_argument(
         "--precision",
@@ -416,6 +437,7 @@ def _make_encoder(args):
         n_blocks=args.n_blocks,
         batch_size=args.batch_size,
         max_epochs=args.epochs,
+        alpha=args.alpha,
         device=args.device,
         precision=args.precision,
         random_state=args.seed,

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from sklearn_teracon import cli
+from sklearn_teracon import ContinualUserEncoder, cli
 from sklearn_teracon.cli import main
 from sklearn_teracon.evaluation import ContinualReport
 from sklearn_teracon.metrics import backward_transfer
@@ -195,6 +195,7 @@ def test_run_help_lists_the_options(capsys):
         "--embedding-dim",
         "--n-blocks",
         "--batch-size",
+        "--alpha",
         "--device",
         "--seed",
         "--no-single-task",
@@ -236,6 +237,8 @@ SMALL = ["run", "--dataset", "synthetic", "--n-users", "60", "--n-items", "48"]
         ([*SMALL, "--tasks", "next_item,,related"], ["--tasks"]),
         ([*SMALL, "--epochs", "0"], ["--epochs", "'0'"]),
         ([*SMALL, "--batch-size", "many"], ["--batch-size", "'many'"]),
+        ([*SMALL, "--alpha", "-1"], ["--alpha", "'-1'"]),
+        ([*SMALL, "--alpha", "nan"], ["--alpha", "'nan'"]),
         (["run", "--n-users", "50"], ["--n-users", "synthetic"]),
         (["run", "--dataset", "synthetic", "--n-items", "10"], ["n_items", "10"]),
         (["run", "--frobnicate"], ["--frobnicate"]),
@@ -254,6 +257,18 @@ def test_run_with_another_strategy(tmp_path):
     assert code == 0, stderr
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["params"]["strategy"] == "hat"
+
+
+def test_run_passes_alpha_on(tmp_path):
+    argv = [*TINY_RUN, "--tasks", "next_item,category", "--no-single-task"]
+    code, _, stderr = call([*argv, "--alpha", "0.5", "--out", str(tmp_path), "-q"])
+    assert code == 0, stderr
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["params"]["alpha"] == 0.5
+
+
+def test_default_alpha_is_the_encoders():
+    assert cli.DEFAULT_ALPHA == ContinualUserEncoder().alpha
 
 
 def test_run_refuses_an_unknown_strategy(tmp_path):
