@@ -8,61 +8,50 @@ as a text table, Markdown, JSON or a pandas DataFrame.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from ._report_json import (
+    FORMAT,
+    FORMAT_VERSION,
+    GAP_KEYS,
+    _jsonable,
+    _nan_if_none,
+    report_fields_from_json,
+)
 from .metrics import backward_transfer, forgetting, forward_transfer
 
 __all__ = ["ContinualReport"]
 
-_FORMAT = "sklearn-teracon/continual-report"
-_FORMAT_VERSION = 1
+_GAP_HEADER = "final - best baseline [95% CI]"
 
 
-# --------------------------------------------------------------------------- #
-# JSON helpers
-# --------------------------------------------------------------------------- #
-def _jsonable(value: Any) -> Any:
-    """A JSON-compatible copy of ``value``; non-finite floats become None.
-
-    Objects JSON has no word for (callbacks, RandomState instances, ...) are
-    kept as their ``repr``.
-    """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return repr(value)
+def _gap(entry) -> dict | None:
+    """A task's comparison with its best baseline, checked, floats as floats."""
+    if entry is None:
+        return None
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("baseline"), str):
+        raise ValueError(
+            "vs_best_baseline entries must be None or mappings with a 'baseline' "
+            f"name and {', '.join(GAP_KEYS)}, got {reprlib.repr(entry)}"
+        )
+    return {
+        "baseline": entry["baseline"],
+        **{k: _nan_if_none(entry.get(k)) for k in GAP_KEYS},
+    }
 
 
-def _float_array(values, shape: tuple[int, ...]) -> np.ndarray:
-    """A float array of ``shape`` from JSON lists in which None stands for NaN."""
-    flat = np.array(values, dtype=object).ravel().tolist()
-    return np.array(
-        [np.nan if v is None else v for v in flat], dtype=np.float64
-    ).reshape(shape)
-
-
-def _nan_if_none(value) -> float:
-    return float("nan") if value is None else float(value)
+def _fmt_gap(entry: dict | None) -> str:
+    if entry is None:
+        return "n/a"
+    low, high = _fmt(entry["low"], signed=True), _fmt(entry["high"], signed=True)
+    return (
+        f"{_fmt(entry['difference'], signed=True)} [{low}, {high}] {entry['baseline']}"
+    )
 
 
 def _fmt(value: float, signed: bool = False, digits: int = 4) -> str:
@@ -119,6 +108,13 @@ class ContinualReport:
         Test score of each simple baseline on each task, in the task's metric
         (NaN where a baseline does not apply); see
         :mod:`sklearn_teracon.baselines`.
+    vs_best_baseline : list of dict or None, default=None
+        Per task, the final score against the best-scoring baseline on the
+        same test users: ``{"baseline": name, "difference": final - baseline,
+        "low": ..., "high": ...}``, the bounds a 95 % bootstrap interval over
+        users (:func:`~sklearn_teracon.metrics.paired_difference`); None
+        where no baseline applies. An interval that holds 0 is a difference
+        within noise.
 
     Attributes
     ----------
@@ -173,6 +169,7 @@ class ContinualReport:
     n_test: list[int] | None = None
     total_time: float = float("nan")
     baseline_scores: dict = field(default_factory=dict)
+    vs_best_baseline: list | None = None
 
     def __post_init__(self) -> None:
         self.task_names = [str(name) for name in self.task_names]
@@ -199,6 +196,13 @@ class ContinualReport:
             ).reshape(T)
             for name, scores in (self.baseline_scores or {}).items()
         }
+        gaps = self.vs_best_baseline or [None] * T
+        if len(gaps) != T:
+            raise ValueError(
+                f"vs_best_baseline has {len(gaps)} entries for {T} tasks; give one "
+                "per task (None where no baseline applies)."
+            )
+        self.vs_best_baseline = [_gap(entry) for entry in gaps]
         if len(self.metrics) != T:
             raise ValueError(
                 f"metrics has {len(self.metrics)} entries for {T} tasks; give one "
@@ -242,6 +246,7 @@ class ContinualReport:
                 _fmt(self.R[-1, j]),
                 _fmt(self.single_task_scores[j]),
                 *(_fmt(scores[j]) for scores in self.baseline_scores.values()),
+                *([_fmt_gap(self.vs_best_baseline[j])] if self._has_gaps else []),
             ]
             for j, (name, metric) in enumerate(zip(self.task_names, self.metrics))
         ]
@@ -255,7 +260,12 @@ class ContinualReport:
             "final",
             "single",
             *self.baseline_scores,
+            *([_GAP_HEADER] if self._has_gaps else []),
         )
+
+    @property
+    def _has_gaps(self) -> bool:
+        return any(entry is not None for entry in self.vs_best_baseline)
 
     def _summary_lines(self) -> list[tuple[str, str, str]]:
         fwt_note = "after own training - single task, mean over tasks 2..T"
@@ -332,12 +342,16 @@ class ContinualReport:
         if self.stream:
             title += f" of `{self.stream}`"
         out += [f"## {title}", ""]
-        baselines = list(self.baseline_scores)
-        out.append(
-            "| task | metric | after own training | final | single task | "
-            + "".join(f"{name} | " for name in baselines)
-        )
-        out.append("|---|---|---:|---:|---:|" + "---:|" * len(baselines))
+        header = [
+            "task",
+            "metric",
+            "after own training",
+            "final",
+            "single task",
+            *self._header[5:],
+        ]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|---|---|" + "---:|" * (len(header) - 2))
         for row in self._rows():
             out.append("| " + " | ".join(row) + " |")
         out.append("")
@@ -386,8 +400,10 @@ class ContinualReport:
         """One row per task as a pandas DataFrame.
 
         Columns: ``metric``, ``after_own_training``, ``final``,
-        ``single_task``, ``fit_time``, ``single_task_fit_time``, then one per
-        baseline. BWT, FWT and
+        ``single_task``, ``fit_time``, ``single_task_fit_time``, one per
+        baseline, and, when the report has them, ``best_baseline``,
+        ``vs_best_baseline`` (final score minus it) and its interval's
+        ``vs_best_baseline_low`` and ``vs_best_baseline_high``. BWT, FWT and
         forgetting are in ``frame.attrs``.
 
         Returns
@@ -419,6 +435,12 @@ class ContinualReport:
             },
             index=pd.Index(self.task_names, name="task"),
         )
+        if self._has_gaps:
+            gaps = [entry or {} for entry in self.vs_best_baseline]
+            frame["best_baseline"] = [entry.get("baseline") for entry in gaps]
+            for key in GAP_KEYS:
+                column = "vs_best_baseline" + ("" if key == "difference" else f"_{key}")
+                frame[column] = [entry.get(key, np.nan) for entry in gaps]
         frame.attrs.update(bwt=self.bwt, fwt=self.fwt, forgetting=self.forgetting)
         return frame
 
@@ -439,12 +461,13 @@ class ContinualReport:
                     "fit_time": self.fit_times[j],
                     "single_task_fit_time": self.single_task_fit_times[j],
                     "n_test": None if self.n_test is None else self.n_test[j],
+                    "vs_best_baseline": self.vs_best_baseline[j],
                 }
             )
         return _jsonable(
             {
-                "format": _FORMAT,
-                "version": _FORMAT_VERSION,
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
                 "stream": self.stream,
                 "tasks": tasks,
                 "R": self.R,
@@ -501,113 +524,10 @@ class ContinualReport:
         ValueError
             If the text is not a continual report.
         """
-        if not isinstance(text, str | bytes | bytearray):
-            raise TypeError(f"text must be a JSON string, got {type(text).__name__}")
+        fields = report_fields_from_json(text)
         try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise ValueError(f"not a continual report: invalid JSON ({exc})") from exc
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(
-                f"not a continual report: expected a JSON object with format "
-                f"{_FORMAT!r}"
-            )
-
-        def invalid(where: str, expected: str, value) -> ValueError:
-            shown = reprlib.repr(value)
-            return ValueError(
-                f"not a valid continual report: {where} must be {expected}, got {shown}"
-            )
-
-        def is_number(value) -> bool:  # or None, which stands for NaN
-            if value is None:
-                return True
-            return isinstance(value, int | float) and not isinstance(value, bool)
-
-        version = data.get("version", 0)
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise invalid("version", "an integer", version)
-        if version > _FORMAT_VERSION:
-            raise ValueError(
-                f"continual report version {version} is newer than this "
-                f"library understands ({_FORMAT_VERSION}); upgrade sklearn-teracon"
-            )
-        tasks = data.get("tasks")
-        if not isinstance(tasks, list) or not tasks:
-            raise invalid("tasks", "a non-empty list of task objects", tasks)
-        T = len(tasks)
-        for j, task in enumerate(tasks):
-            if not isinstance(task, dict):
-                raise invalid(f"tasks[{j}]", "an object", task)
-            for key in ("name", "metric"):
-                if not isinstance(task.get(key), str):
-                    raise invalid(f"tasks[{j}].{key}", "a string", task.get(key))
-            if not isinstance(task.get("kind"), str | None):
-                raise invalid(f"tasks[{j}].kind", "a string or null", task["kind"])
-            for key in ("single_task", "fit_time", "single_task_fit_time"):
-                if not is_number(task.get(key)):
-                    raise invalid(f"tasks[{j}].{key}", "a number or null", task[key])
-            n = task.get("n_test")
-            if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
-                raise invalid(f"tasks[{j}].n_test", "an integer or null", n)
-        for key in ("R", "task_relations"):
-            matrix = data.get(key)
-            if matrix is None and key == "task_relations":
-                continue
-            if not (
-                isinstance(matrix, list)
-                and len(matrix) == T
-                and all(
-                    isinstance(row, list)
-                    and len(row) == T
-                    and all(is_number(v) for v in row)
-                    for row in matrix
-                )
-            ):
-                raise invalid(key, f"a {T}×{T} list of numbers or nulls", matrix)
-        for key in ("history", "params", "baselines"):
-            if not isinstance(data.get(key), dict | None):
-                raise invalid(key, "an object", data[key])
-        for name, scores in (data.get("baselines") or {}).items():
-            if not (
-                isinstance(scores, list)
-                and len(scores) == T
-                and all(is_number(v) for v in scores)
-            ):
-                raise invalid(f"baselines[{name!r}]", f"{T} numbers or nulls", scores)
-        for key in ("stream", "single_task_source"):
-            if not isinstance(data.get(key), str | None):
-                raise invalid(key, "a string or null", data[key])
-        if not is_number(data.get("total_time")):
-            raise invalid("total_time", "a number or null", data["total_time"])
-        kinds = [t.get("kind") for t in tasks]
-        n_test = [t.get("n_test") for t in tasks]
-        relations = data.get("task_relations")
-        try:
-            return cls(
-                task_names=[t["name"] for t in tasks],
-                metrics=[t["metric"] for t in tasks],
-                R=_float_array(data["R"], (T, T)),
-                single_task_scores=np.array(
-                    [_nan_if_none(t.get("single_task")) for t in tasks]
-                ),
-                fit_times=np.array([_nan_if_none(t.get("fit_time")) for t in tasks]),
-                task_kinds=None if any(k is None for k in kinds) else kinds,
-                single_task_source=data.get("single_task_source"),
-                single_task_fit_times=np.array(
-                    [_nan_if_none(t.get("single_task_fit_time")) for t in tasks]
-                ),
-                task_relations=None
-                if relations is None
-                else _float_array(relations, (T, T)),
-                history=data.get("history") or {},
-                params=data.get("params") or {},
-                stream=data.get("stream") or "",
-                n_test=None if any(n is None for n in n_test) else n_test,
-                total_time=_nan_if_none(data.get("total_time")),
-                baseline_scores=data.get("baselines") or {},
-            )
-        except (ValueError, OverflowError) as exc:  # e.g. an int beyond float range
+            return cls(**fields)
+        except (ValueError, OverflowError) as exc:
             raise ValueError(f"not a valid continual report: {exc}") from exc
 
     @classmethod

@@ -35,7 +35,7 @@ from ._sequences import (
     check_sequences,
     split_last_items,
 )
-from .metrics import default_metric, score_with_metric
+from .metrics import _row_scores_with_metric, default_metric
 
 __all__ = [
     "BagOfItemsClassifier",
@@ -99,7 +99,16 @@ class _TaskBaseline(BaseEstimator):
 
         For a next-item baseline without ``y``, each sequence's last item is
         the target of the items before it. Targets never seen in training
-        count as misses.
+        count as misses. The mean of :meth:`score_rows`.
+        """
+        return float(np.mean(self.score_rows(X, y, metric=metric)))
+
+    def score_rows(self, X, y=None, metric: str | None = None) -> np.ndarray:
+        """Each row's term of :meth:`score`, shape ``(n_sequences,)``.
+
+        As :meth:`ContinualUserEncoder.score_rows
+        <sklearn_teracon.ContinualUserEncoder.score_rows>`: 0/1 correctness
+        or the reciprocal rank within the cut-off, for paired comparisons.
         """
         check_is_fitted(self)
         sequences = check_sequences(X)
@@ -116,7 +125,7 @@ class _TaskBaseline(BaseEstimator):
         else:
             targets = np.where(self.classes_[pos] == y, pos, -1)
         metric = metric or default_metric(len(self.classes_))
-        return score_with_metric(metric, scores, targets)
+        return _row_scores_with_metric(metric, scores, targets)
 
 
 class PopularityBaseline(_TaskBaseline):

@@ -34,7 +34,7 @@ from ._tasks import (
     _log_prior,
     sequence_input_tags,
 )
-from .metrics import default_metric, score_ranks, score_with_metric
+from .metrics import _row_scores_of_ranks, _row_scores_with_metric, default_metric
 from .nn import LABELS, NEXT_ITEM
 from .strategies import STRATEGIES, get_strategy
 from .strategies.teracon import MAX_SCALE
@@ -793,7 +793,42 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
 
         For a next-item task without ``y``, each sequence's last item is
         predicted from the items before it (full ranking over all items).
-        Labels (items) never seen in training count as misses.
+        Labels (items) never seen in training count as misses. The mean of
+        :meth:`score_rows`.
+        """
+        return float(np.mean(self.score_rows(X, y, task=task)))
+
+    def score_rows(self, X, y=None, task: str | None = None) -> np.ndarray:
+        """Each row's term of :meth:`score`: 0/1 correctness, or its reciprocal rank.
+
+        For comparing two models on the same users: the difference of their
+        scores is the mean of the rows' differences, whose spread
+        :func:`~sklearn_teracon.metrics.paired_difference` bootstraps.
+
+        Parameters
+        ----------
+        X : list of sequences or 2-D padded array
+        y : array-like of shape (n_sequences,) or None
+            Labels (items); None for a next-item task scores each sequence's
+            last item.
+        task : str or None
+            Default: the last task trained.
+
+        Returns
+        -------
+        ndarray of shape (n_sequences,)
+            Each row's accuracy (0 or 1) or MRR@5 term (``1/rank`` within
+            the top 5, else 0), in the task's metric.
+
+        Examples
+        --------
+        >>> from sklearn_teracon import ContinualUserEncoder
+        >>> seqs = [[1, 2, 3, 4], [2, 3, 4, 5], [5, 4, 3, 2]] * 8
+        >>> enc = ContinualUserEncoder(embedding_dim=8, n_blocks=1, max_epochs=1,
+        ...                            random_state=0).partial_fit(seqs)
+        >>> rows = enc.score_rows(seqs)
+        >>> rows.shape, bool(rows.mean() == enc.score(seqs))
+        ((24,), True)
         """
         record = self._record(task)
         if record.kind == NEXT_ITEM and y is None:
@@ -809,13 +844,13 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
                 ranks = self.net_.target_ranks(
                     encoded, record.index, targets, N_RESERVED
                 )
-            return score_ranks(record.metric, ranks)
+            return _row_scores_of_ranks(record.metric, ranks)
         scores = self.decision_function(X, record.name)
         if record.kind == LABELS:
             y = check_labels(y, len(scores))
         else:
             y = _check_next_items(y, len(scores))
-        return score_with_metric(record.metric, scores, self._targets(record, y))
+        return _row_scores_with_metric(record.metric, scores, self._targets(record, y))
 
     def _targets(self, record: TaskRecord, y) -> np.ndarray:
         """Column index of each label in ``decision_function``; -1 if unknown."""

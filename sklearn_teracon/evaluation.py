@@ -21,8 +21,10 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from sklearn.base import clone
 
-from ._report import ContinualReport, _jsonable
+from ._report import ContinualReport
+from ._report_json import _jsonable
 from .baselines import baselines_for
+from .metrics import paired_difference
 
 __all__ = ["ContinualEvaluator", "ContinualReport", "EvaluationInterrupted"]
 
@@ -59,7 +61,9 @@ class ContinualEvaluator:
     each task ``i`` every task ``j <= i`` is scored on its **test** split with
     the encoder's ``score``, each in its own metric
     (``encoder.tasks_[name].metric``: accuracy, or MRR@5 with full ranking):
-    that is ``R[i, j]``.
+    that is ``R[i, j]``. The report also compares each task's final score
+    with its best baseline's on the same test users, paired over users
+    (``ContinualReport.vs_best_baseline``).
 
     Parameters
     ----------
@@ -220,8 +224,11 @@ class ContinualEvaluator:
                 tic = time.perf_counter()
                 enc.partial_fit(*task.train, task=task.name)
                 fit_times[i] = time.perf_counter() - tic
-                for j in range(i + 1):
-                    R[i, j] = enc.score(*tasks[j].test, task=tasks[j].name)
+                final_rows = [
+                    enc.score_rows(*tasks[j].test, task=tasks[j].name)
+                    for j in range(i + 1)
+                ]
+                R[i, : i + 1] = [float(np.mean(rows)) for rows in final_rows]
                 self._say(
                     f"    trained in {fit_times[i]:.1f}s; test scores: "
                     + ", ".join(f"{tasks[j].name}={R[i, j]:.4f}" for j in range(i + 1))
@@ -259,9 +266,13 @@ class ContinualEvaluator:
                 raise self._interrupted(enc, tasks, R, fit_times, None, stream) from exc
         else:
             single_scores, source = single, "given"
-        baseline_scores = (
-            self._score_baselines(tasks, metrics) if self.baselines else {}
+        baseline_scores, baseline_rows = (
+            self._score_baselines(tasks, metrics) if self.baselines else ({}, {})
         )
+        vs_best_baseline = [
+            _against_best_baseline(final_rows[j], baseline_rows, j, task)
+            for j, task in enumerate(tasks)
+        ]
 
         report = ContinualReport(
             task_names=names,
@@ -279,31 +290,39 @@ class ContinualEvaluator:
             n_test=[len(task.test[0]) for task in tasks],
             total_time=time.perf_counter() - start,
             baseline_scores=baseline_scores,
+            vs_best_baseline=vs_best_baseline,
         )
         self.encoder_ = enc
         self.single_task_encoders_ = single_encoders
         self.report_ = report
         return report
 
-    def _score_baselines(self, tasks, metrics) -> dict[str, np.ndarray]:
+    def _score_baselines(self, tasks, metrics) -> tuple[dict, dict]:
         """Every applicable baseline trained on each task's training split and
-        scored on its test split, in the task's metric."""
+        scored on its test split, in the task's metric.
+
+        Returns the scores (baseline name to one score per task, NaN where
+        it does not apply) and each baseline's per-row scores by task index.
+        """
         scores: dict[str, np.ndarray] = {}
+        rows: dict[str, dict[int, np.ndarray]] = {}
         for j, task in enumerate(tasks):
             kind = str(getattr(task, "kind", "")) or (
                 "next_item" if task.train[1] is None else "profile"
             )
             for name, baseline in baselines_for(kind).items():
                 baseline.fit(*task.train)
+                task_rows = baseline.score_rows(*task.test, metric=metrics[j])
+                rows.setdefault(name, {})[j] = task_rows
                 row = scores.setdefault(name, np.full(len(tasks), np.nan))
-                row[j] = baseline.score(*task.test, metric=metrics[j])
+                row[j] = float(np.mean(task_rows))
             self._say(
                 f"[baselines] {task.name}: "
                 + ", ".join(
                     f"{n}={s[j]:.4f}" for n, s in scores.items() if s[j] == s[j]
                 )
             )
-        return scores
+        return scores, rows
 
     def _interrupted(
         self, enc, done, R, fit_times, single, stream
@@ -337,3 +356,19 @@ class ContinualEvaluator:
         rows = len(task.train[0])
         detail = f"{kind}, {rows} training rows" if kind else f"{rows} training rows"
         return f"[{what} {i + 1}/{T}] {task.name} ({detail})"
+
+
+def _against_best_baseline(rows, baseline_rows, j: int, task) -> dict | None:
+    """The final encoder against task ``j``'s best-scoring baseline, paired over
+    its test users (one user per row unless the task says whose rows they
+    are); None when no baseline applies."""
+    scored = {
+        name: by_task[j] for name, by_task in baseline_rows.items() if j in by_task
+    }
+    if not scored:
+        return None
+    best = max(scored, key=lambda name: float(np.mean(scored[name])))
+    users = getattr(task, "users", None)
+    groups = users.get("test") if isinstance(users, Mapping) else None
+    difference = paired_difference(rows, scored[best], groups)
+    return {"baseline": best, **difference._asdict()}

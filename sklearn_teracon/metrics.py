@@ -25,7 +25,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.metrics import accuracy_score
 
+from ._paired import PairedDifference, paired_difference
+
 __all__ = [
+    "PairedDifference",
     "accuracy",
     "backward_transfer",
     "default_metric",
@@ -34,6 +37,7 @@ __all__ = [
     "hit_rate_at_k",
     "mrr_at_k",
     "ndcg_at_k",
+    "paired_difference",
     "score_ranks",
     "score_with_metric",
     "target_ranks",
@@ -276,7 +280,11 @@ def mrr_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
 
 
 def _mrr_of_ranks(ranks: NDArray, k: int) -> float:
-    return float(np.mean(np.where(ranks <= k, 1.0 / ranks, 0.0)))
+    return float(np.mean(_mrr_gains(ranks, k)))
+
+
+def _mrr_gains(ranks: NDArray, k: int) -> NDArray:
+    return np.where(ranks <= k, 1.0 / ranks, 0.0)
 
 
 def hit_rate_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
@@ -315,7 +323,11 @@ def hit_rate_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
 
 
 def _hit_rate_of_ranks(ranks: NDArray, k: int) -> float:
-    return float(np.mean(ranks <= k))
+    return float(np.mean(_hit_gains(ranks, k)))
+
+
+def _hit_gains(ranks: NDArray, k: int) -> NDArray:
+    return (ranks <= k).astype(np.float64)
 
 
 def ndcg_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
@@ -357,10 +369,14 @@ def ndcg_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
 
 
 def _ndcg_of_ranks(ranks: NDArray, k: int) -> float:
+    return float(np.mean(_ndcg_gains(ranks, k)))
+
+
+def _ndcg_gains(ranks: NDArray, k: int) -> NDArray:
     gains = np.zeros_like(ranks)
     hit = ranks <= k
     gains[hit] = 1.0 / np.log2(ranks[hit] + 1.0)
-    return float(np.mean(gains))
+    return gains
 
 
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
@@ -407,10 +423,11 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 _METRIC_FORMS = '"accuracy", "mrr@K", "hr@K" or "ndcg@K" (K an integer >= 1)'
-_RANKING_METRICS = {
-    "mrr": _mrr_of_ranks,
-    "hr": _hit_rate_of_ranks,
-    "ndcg": _ndcg_of_ranks,
+# Each ranking metric is the mean over rows of a per-row gain of the rank.
+_RANKING_GAINS = {
+    "mrr": _mrr_gains,
+    "hr": _hit_gains,
+    "ndcg": _ndcg_gains,
 }
 _METRIC_PATTERN = re.compile(r"^(mrr|hr|ndcg)@(\d+)$")
 
@@ -452,6 +469,13 @@ def score_with_metric(metric: str, scores: ArrayLike, targets: ArrayLike) -> flo
     >>> score_with_metric("mrr@10", scores, [1, 1])  # ranks 1 and 2
     0.75
     """
+    return float(np.mean(_row_scores_with_metric(metric, scores, targets)))
+
+
+def _row_scores_with_metric(
+    metric: str, scores: ArrayLike, targets: ArrayLike
+) -> NDArray[np.float64]:
+    """Each row's term of :func:`score_with_metric`, whose mean it is."""
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a string ({_METRIC_FORMS}), got {metric!r}.")
     name = metric.strip().lower()
@@ -464,13 +488,13 @@ def score_with_metric(metric: str, scores: ArrayLike, targets: ArrayLike) -> flo
             block = arr[start : start + step]
             _raise_if_nan(block, start)
             predicted[start : start + step] = block.argmax(axis=1)
-        return accuracy(tgt, predicted)
+        return (predicted == tgt).astype(np.float64)
     match = _METRIC_PATTERN.match(name)
     if match is None:
         raise ValueError(f"Unknown metric {metric!r}; valid forms are {_METRIC_FORMS}.")
     if int(match.group(2)) < 1:
         raise ValueError(f"Invalid metric {metric!r}: K must be >= 1.")
-    return score_ranks(name, target_ranks(scores, targets))
+    return _row_scores_of_ranks(name, target_ranks(scores, targets))
 
 
 def score_ranks(metric: str, ranks: ArrayLike) -> float:
@@ -500,6 +524,11 @@ def score_ranks(metric: str, ranks: ArrayLike) -> float:
     >>> score_ranks("mrr@10", [1.0, 2.0, float("inf")])
     0.5
     """
+    return float(np.mean(_row_scores_of_ranks(metric, ranks)))
+
+
+def _row_scores_of_ranks(metric: str, ranks: ArrayLike) -> NDArray[np.float64]:
+    """Each row's term of :func:`score_ranks`, whose mean it is."""
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a string ({_METRIC_FORMS}), got {metric!r}.")
     match = _METRIC_PATTERN.match(metric.strip().lower())
@@ -514,7 +543,7 @@ def score_ranks(metric: str, ranks: ArrayLike) -> float:
     ranks = _as_array(ranks, "ranks").astype(np.float64)
     if ranks.ndim != 1 or ranks.size == 0 or bool(np.any(~(ranks >= 1))):
         raise ValueError("ranks must be a non-empty 1-D array of ranks >= 1.")
-    return _RANKING_METRICS[match.group(1)](ranks, k)
+    return _RANKING_GAINS[match.group(1)](ranks, k)
 
 
 # --------------------------------------------------------------------------- #

@@ -86,3 +86,17 @@ def test_labelled_baseline_needs_y_to_score():
 def test_invalid_parameters_are_refused():
     with pytest.raises(ValueError, match="window"):
         ItemKNNBaseline(window=0).fit([[1, 2]])
+
+
+@pytest.mark.parametrize("metric", ["mrr@5", "hr@3", "accuracy"])
+def test_score_is_the_mean_of_the_rows_scores(metric):
+    X = [[1, 2, 7], [2, 1, 8], [3, 4, 7], [4, 3, 8], [1, 8], [3, 2]] * 3
+    y = ["a", "a", "b", "b", "c", "a"] * 3
+    for baseline in (PopularityBaseline(), ItemKNNBaseline(), BagOfItemsClassifier()):
+        baseline.fit(X, y)
+        rows = baseline.score_rows(X, y, metric=metric)
+        assert rows.shape == (len(X),)
+        assert set(np.unique(rows)) <= {0.0, 1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5}
+        assert baseline.score(X, y, metric=metric) == rows.mean()
+    knn = ItemKNNBaseline().fit(X)  # next item: one row per sequence
+    assert knn.score_rows(X, metric=metric).shape == (len(X),)

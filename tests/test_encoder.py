@@ -65,6 +65,25 @@ def test_two_tasks_end_to_end(fitted, toy):
     assert 0.0 <= fitted.score(seqs, task="next_item") <= 1.0
 
 
+def test_score_rows_are_each_rows_term_of_score(fitted, toy):
+    seqs, groups, _ = toy
+    rows = fitted.score_rows(seqs, groups, task="group")
+    np.testing.assert_array_equal(rows, fitted.predict(seqs, task="group") == groups)
+    assert fitted.score(seqs, groups, task="group") == rows.mean()
+    # next item: each sequence's last item, ranked among every item
+    rows = fitted.score_rows(seqs, task="next_item")
+    assert rows.shape == (len(seqs),)
+    top = fitted.recommend([s[:-1] for s in seqs], task="next_item", k=5)
+    last = np.array([s[-1] for s in seqs])
+    hit = top == last[:, None]
+    expected = np.where(hit.any(axis=1), 1.0 / (hit.argmax(axis=1) + 1), 0.0)
+    np.testing.assert_allclose(rows, expected)
+    assert rows.any()
+    assert fitted.score(seqs, task="next_item") == rows.mean()
+    with pytest.raises(ValueError, match="needs y"):
+        fitted.score_rows(seqs, task="group")
+
+
 def test_tasks_are_learned(toy):
     seqs, groups, _ = toy
     enc = ContinualUserEncoder(**{**TINY, "max_epochs": 8, "lr": 3e-3})

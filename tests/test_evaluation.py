@@ -54,6 +54,7 @@ def assert_same_report(a, b):
     assert a.stream == b.stream
     assert a.n_test == b.n_test
     np.testing.assert_equal(a.total_time, b.total_time)
+    np.testing.assert_equal(a.vs_best_baseline, b.vs_best_baseline)
 
 
 # --------------------------------------------------------------------------- #
@@ -252,7 +253,7 @@ def test_text_table_has_a_row_per_task_and_the_transfer_lines(run):
     for j, name in enumerate(TASKS):
         row = next(line for line in lines if line.startswith(name + " "))
         cells = row.split()
-        assert cells == [
+        expected = [
             name,
             report.metrics[j],
             f"{report.R[j, j]:.4f}",
@@ -263,6 +264,12 @@ def test_text_table_has_a_row_per_task_and_the_transfer_lines(run):
                 for scores in report.baseline_scores.values()
             ),
         ]
+        gap = report.vs_best_baseline[j]
+        assert cells[: len(expected)] == expected
+        assert " ".join(cells[len(expected) :]) == (
+            f"{gap['difference']:+.4f} [{gap['low']:+.4f}, {gap['high']:+.4f}] "
+            f"{gap['baseline']}"
+        )
     for label, value in (("BWT", report.bwt), ("FWT", report.fwt)):
         line = next(line for line in lines if line.startswith(label + " "))
         assert f"{value:+.4f}" in line
@@ -377,7 +384,52 @@ def test_report_scores_the_baselines_of_each_task_kind(run):
     again = ContinualReport.from_json(report.to_json())
     for name, values in scores.items():
         np.testing.assert_array_equal(again.baseline_scores[name], values)
-    assert list(report.to_frame().columns[-3:]) == list(scores)
+    columns = list(report.to_frame().columns)
+    assert columns[columns.index("single_task_fit_time") + 1 :][:3] == list(scores)
+
+
+def test_final_scores_are_compared_with_the_best_baseline_on_the_same_users(run):
+    _, report = run
+    names = list(report.baseline_scores)
+    table = np.array([report.baseline_scores[name] for name in names])
+    for j, gap in enumerate(report.vs_best_baseline):
+        best = names[int(np.nanargmax(table[:, j]))]
+        assert gap["baseline"] == best
+        assert gap["difference"] == pytest.approx(
+            report.R[-1, j] - report.baseline_scores[best][j]
+        )
+        assert gap["low"] <= gap["difference"] <= gap["high"]
+        assert gap["low"] < gap["high"]  # the test users do disagree
+    frame = report.to_frame()
+    assert list(frame["best_baseline"]) == [
+        g["baseline"] for g in report.vs_best_baseline
+    ]
+    np.testing.assert_array_equal(
+        frame["vs_best_baseline_low"], [g["low"] for g in report.vs_best_baseline]
+    )
+    assert "final - best baseline [95% CI]" in report.to_markdown()
+
+
+def test_a_version_1_report_without_comparisons_still_reads(run):
+    _, report = run
+    data = json.loads(report.to_json())
+    data["version"] = 1
+    for task in data["tasks"]:
+        del task["vs_best_baseline"]
+    back = ContinualReport.from_json(json.dumps(data))
+    assert back.vs_best_baseline == [None] * len(TASKS)
+    assert "best baseline" not in str(back)
+
+
+@pytest.mark.parametrize(
+    "gap", [{"difference": 0.1, "low": 0, "high": 0.2}, {"baseline": "x", "low": "?"}]
+)
+def test_from_json_rejects_a_malformed_comparison(run, gap):
+    _, report = run
+    data = json.loads(report.to_json())
+    data["tasks"][1]["vs_best_baseline"] = gap
+    with pytest.raises(ValueError, match=r"tasks\[1\]\.vs_best_baseline"):
+        ContinualReport.from_json(json.dumps(data))
 
 
 def test_baselines_can_be_left_out(stream):
@@ -385,4 +437,5 @@ def test_baselines_can_be_left_out(stream):
         make_encoder(), single_task=None, baselines=False
     ).evaluate(stream.select(["next_item"]))
     assert report.baseline_scores == {}
+    assert report.vs_best_baseline == [None]
     assert "popularity" not in str(report)

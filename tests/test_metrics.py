@@ -2,6 +2,7 @@
 
 import doctest
 import math
+import re
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn_teracon.metrics import (
     hit_rate_at_k,
     mrr_at_k,
     ndcg_at_k,
+    paired_difference,
     score_with_metric,
     target_ranks,
 )
@@ -470,3 +472,62 @@ def test_ranking_metrics_are_pessimistic_where_sklearn_is_not():
 def test_accuracy_is_sklearns():
     y_true, y_pred = ["a", "b", "b", "c", "a"], ["a", "b", "c", "c", "b"]
     assert accuracy(y_true, y_pred) == accuracy_score(y_true, y_pred) == 0.6
+
+
+# --------------------------------------------------------------------------- #
+# paired differences
+# --------------------------------------------------------------------------- #
+def test_paired_difference_is_the_difference_of_the_means():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(300), rng.random(300)
+    d = paired_difference(a, b)
+    assert d.difference == pytest.approx(a.mean() - b.mean())
+    assert d.low < d.difference < d.high
+    # about two standard errors of the mean difference either side
+    se = (a - b).std() / np.sqrt(a.size)
+    assert d.high - d.low == pytest.approx(4 * se, rel=0.15)
+    assert paired_difference(a, b) == d  # seeded: reproducible
+
+
+def test_paired_difference_of_a_constant_shift_has_no_spread():
+    b = np.random.default_rng(1).random(50)
+    assert paired_difference(b + 0.25, b) == pytest.approx((0.25, 0.25, 0.25))
+    assert not paired_difference(b, b).excludes_zero()
+    assert paired_difference(b + 0.25, b).excludes_zero()
+
+
+def test_paired_difference_resamples_groups_not_rows():
+    rng = np.random.default_rng(2)
+    a, b = rng.random(80), rng.random(80)
+    alone = paired_difference(a, b)
+    # Each user's row three times: the same users, the same interval...
+    users = np.repeat(np.arange(80), 3)
+    grouped = paired_difference(np.repeat(a, 3), np.repeat(b, 3), users)
+    assert grouped == pytest.approx(alone)
+    # ...where treating the copies as independent users would narrow it.
+    rows = paired_difference(np.repeat(a, 3), np.repeat(b, 3))
+    assert rows.high - rows.low < 0.7 * (alone.high - alone.low)
+
+
+def test_paired_difference_of_one_group_has_no_interval():
+    d = paired_difference([1.0, 0.0], [0.0, 0.0], groups=["u", "u"])
+    assert d.difference == 0.5
+    assert np.isnan(d.low) and np.isnan(d.high)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, message",
+    [
+        (([1.0, 0.0], [1.0]), {}, ValueError, "same rows"),
+        (([], []), {}, ValueError, "non-empty"),
+        (([1.0, np.nan], [1.0, 0.0]), {}, ValueError, "NaN"),
+        (([1.0, 0.0], [[1.0, 0.0]]), {}, ValueError, "1-D"),
+        ((["x", "y"], [1.0, 0.0]), {}, TypeError, "real numbers"),
+        (([1.0, 0.0], [1.0, 0.0], [1]), {}, ValueError, "one entry per row"),
+        (([1.0, 0.0], [1.0, 0.0]), {"confidence_level": 1.0}, ValueError, "(0, 1)"),
+        (([1.0, 0.0], [1.0, 0.0]), {"n_resamples": 10}, ValueError, ">= 100"),
+    ],
+)
+def test_paired_difference_rejects_bad_input(args, kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        paired_difference(*args, **kwargs)
