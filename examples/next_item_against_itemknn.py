@@ -8,8 +8,10 @@ on the same MovieLens test users, with how sure the difference is.
 The stream's test protocol predicts one item per test user (the last of the
 history), so an MRR@5 over 906 users has a standard error of about 0.008:
 a real difference of 0.01 hides in it. This script scores both models on the
-same targets and bootstraps the *paired* difference over users (each user
-resampled with all their targets), in two ways:
+same targets (``score_rows``: each target's reciprocal rank within the top
+5, full ranking) and bootstraps the *paired* difference over users (each user
+resampled with all their targets, :func:`~sklearn_teracon.metrics.paired_difference`),
+in two ways:
 
 - ``last item``: the protocol's one target per user;
 - ``10 prefixes``: up to 10 random positions (from the 6th on) of each test
@@ -32,6 +34,7 @@ import numpy as np
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.baselines import ItemKNNBaseline
 from sklearn_teracon.datasets import make_movielens_stream
+from sklearn_teracon.metrics import paired_difference
 
 
 def prefixes(histories, per_user: int, rng):
@@ -52,30 +55,6 @@ def prefixes(histories, per_user: int, rng):
     return inputs, np.asarray(targets), np.asarray(users)
 
 
-def reciprocal_ranks(top, targets) -> np.ndarray:
-    """Each row's 1/rank of its target within ``top`` (0 when absent)."""
-    hit = top == targets[:, None]
-    return np.where(hit.any(axis=1), 1.0 / (hit.argmax(axis=1) + 1), 0.0)
-
-
-def knn_top(knn, inputs, k: int, chunk: int = 1000) -> np.ndarray:
-    tops = []
-    for start in range(0, len(inputs), chunk):
-        scores = knn.decision_function(inputs[start : start + chunk])
-        tops.append(knn.classes_[np.argsort(-scores, axis=1)[:, :k]])
-    return np.concatenate(tops)
-
-
-def paired_interval(diff, users, rng, n_boot: int = 5000):
-    """95 % bootstrap interval of the mean of ``diff``, resampling users."""
-    ids, index = np.unique(users, return_inverse=True)
-    sums = np.bincount(index, weights=diff)
-    counts = np.bincount(index)
-    draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
-    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
-    return np.percentile(means, [2.5, 97.5])
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--variant", default="1m", choices=["100k", "1m"])
@@ -93,7 +72,7 @@ def main(argv=None) -> None:
         "10 prefixes": prefixes(task.test[0], 10, rng),
     }
     baseline = {
-        name: reciprocal_ranks(knn_top(knn, inputs, 5), targets)
+        name: knn.score_rows(inputs, targets, metric="mrr@5")
         for name, (inputs, targets, _) in protocols.items()
     }
     print(f"{'dropout':>7}  {'targets':<12} {'TERACON':>8} {'ItemKNN':>8}  paired diff")
@@ -102,13 +81,12 @@ def main(argv=None) -> None:
         enc.partial_fit(task.train[0], task="next_item")
         epochs = len(enc.history_["next_item"])
         for name, (inputs, targets, users) in protocols.items():
-            ours = reciprocal_ranks(enc.recommend(inputs, k=5), targets)
-            diff = ours - baseline[name]
-            low, high = paired_interval(diff, users, rng)
+            ours = enc.score_rows(inputs, targets, task="next_item")
+            diff = paired_difference(ours, baseline[name], users)
             print(
                 f"{dropout:>7.2f}  {name:<12} {ours.mean():>8.4f} "
-                f"{baseline[name].mean():>8.4f}  {diff.mean():+.4f} "
-                f"[{low:+.4f}, {high:+.4f}]  ({len(targets)} targets, "
+                f"{baseline[name].mean():>8.4f}  {diff.difference:+.4f} "
+                f"[{diff.low:+.4f}, {diff.high:+.4f}]  ({len(targets)} targets, "
                 f"{epochs} epochs)",
                 flush=True,
             )

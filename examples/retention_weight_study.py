@@ -30,7 +30,7 @@ import json
 import time
 
 import numpy as np
-from next_item_against_itemknn import prefixes, reciprocal_ranks
+from next_item_against_itemknn import prefixes
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_movielens_stream
@@ -40,12 +40,7 @@ DEFAULT_SETTINGS = ['{"alpha": 0}', '{"alpha": 2}', '{"alpha": 10}']
 
 def next_item_scores(enc, protocols) -> list[float]:
     return [
-        float(
-            reciprocal_ranks(
-                enc.recommend(inputs, task="next_item", k=5), targets
-            ).mean()
-        )
-        for inputs, targets, _ in protocols
+        enc.score(inputs, targets, task="next_item") for inputs, targets, _ in protocols
     ]
 
 

@@ -299,9 +299,12 @@ class ContinualReport:
         rows = [list(self._header), *self._rows()]
         widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
 
+        # Names left, numbers right; the comparison cell ends in a name.
+        left = {0, 1, len(widths) - 1} if self._has_gaps else {0, 1}
+
         def fmt(row):
             cells = [
-                cell.ljust(w) if c < 2 else cell.rjust(w)
+                cell.ljust(w) if c in left else cell.rjust(w)
                 for c, (cell, w) in enumerate(zip(row, widths))
             ]
             return "  ".join(cells).rstrip()
