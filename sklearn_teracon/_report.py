@@ -267,6 +267,61 @@ class ContinualReport:
     def _has_gaps(self) -> bool:
         return any(entry is not None for entry in self.vs_best_baseline)
 
+    def baseline_verdict(self) -> dict[str, list[str]]:
+        """The tasks whose final score is ahead of, level with or behind the best
+        baseline: its 95 % interval (``vs_best_baseline``) above 0, holding 0,
+        or below 0.
+
+        Returns
+        -------
+        dict
+            ``{"ahead": [...], "within_noise": [...], "behind": [...]}``, task
+            names in training order; tasks without a baseline are in none.
+
+        Examples
+        --------
+        >>> from sklearn_teracon.evaluation import ContinualReport
+        >>> gap = {"baseline": "bow_lr", "difference": 0.02, "low": 0.01, "high": 0.03}
+        >>> report = ContinualReport(
+        ...     task_names=["next_item", "age"], metrics=["mrr@5", "accuracy"],
+        ...     R=[[0.1, None], [0.09, 0.4]], single_task_scores=[None, None],
+        ...     fit_times=[1.0, 1.0], vs_best_baseline=[None, gap],
+        ... )
+        >>> report.baseline_verdict()
+        {'ahead': ['age'], 'within_noise': [], 'behind': []}
+        """
+        verdict: dict[str, list[str]] = {"ahead": [], "within_noise": [], "behind": []}
+        for name, gap in zip(self.task_names, self.vs_best_baseline):
+            if gap is None:
+                continue
+            side = (
+                "ahead"
+                if gap["low"] > 0
+                else "behind"
+                if gap["high"] < 0
+                else "within_noise"
+            )
+            verdict[side].append(name)
+        return verdict
+
+    def _verdict_sentence(self) -> str | None:
+        """:meth:`baseline_verdict` in words; None without baselines."""
+        if not self._has_gaps:
+            return None
+        parts = [
+            f"{words} {', '.join(names)}"
+            for words, names in zip(
+                ("ahead on", "within noise on", "behind on"),
+                self.baseline_verdict().values(),
+            )
+            if names
+        ]
+        return (
+            "Against the best baseline (95 % interval over the test users): "
+            + "; ".join(parts)
+            + "."
+        )
+
     def _summary_lines(self) -> list[tuple[str, str, str]]:
         fwt_note = "after own training - single task, mean over tasks 2..T"
         if not np.all(np.isfinite(self.single_task_scores[1:])):
@@ -322,6 +377,9 @@ class ContinualReport:
             lines.append(
                 f"{label.ljust(label_width)}  {value.rjust(value_width)}  ({note})"
             )
+        verdict = self._verdict_sentence()
+        if verdict:
+            lines.append(verdict)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -360,6 +418,9 @@ class ContinualReport:
         out.append("")
         for label, value, note in self._summary_lines():
             out.append(f"- **{label}**: {value} ({note})")
+        verdict = self._verdict_sentence()
+        if verdict:
+            out.append(f"- {verdict}")
         out.append("")
 
         names = self.task_names

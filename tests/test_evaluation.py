@@ -410,6 +410,42 @@ def test_final_scores_are_compared_with_the_best_baseline_on_the_same_users(run)
     assert "final - best baseline [95% CI]" in report.to_markdown()
 
 
+def test_the_verdict_sorts_tasks_by_their_interval_against_the_best_baseline():
+    def gap(low, high):
+        return {
+            "baseline": "b",
+            "difference": (low + high) / 2,
+            "low": low,
+            "high": high,
+        }
+
+    report = ContinualReport(
+        task_names=["a", "b", "c", "d"],
+        metrics=["accuracy"] * 4,
+        R=np.tril(np.full((4, 4), 0.5)),
+        single_task_scores=np.full(4, np.nan),
+        fit_times=np.ones(4),
+        vs_best_baseline=[gap(0.01, 0.03), gap(-0.02, 0.01), None, gap(-0.05, -0.001)],
+    )
+    assert report.baseline_verdict() == {
+        "ahead": ["a"],
+        "within_noise": ["b"],
+        "behind": ["d"],
+    }
+    sentence = "ahead on a; within noise on b; behind on d."
+    assert str(report).endswith(sentence)
+    assert sentence in report.to_markdown()
+    plain = ContinualReport(
+        task_names=["a"],
+        metrics=["accuracy"],
+        R=[[0.5]],
+        single_task_scores=[np.nan],
+        fit_times=[1.0],
+    )
+    assert plain.baseline_verdict() == {"ahead": [], "within_noise": [], "behind": []}
+    assert "Against the best baseline" not in str(plain)
+
+
 def test_a_version_1_report_without_comparisons_still_reads(run):
     _, report = run
     data = json.loads(report.to_json())
