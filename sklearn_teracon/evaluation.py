@@ -59,7 +59,7 @@ class ContinualEvaluator:
     ``partial_fit(*task.train, task=task.name)`` (the encoder holds out its
     own validation users; the stream's validation split is not used). After
     each task ``i`` every task ``j <= i`` is scored on its **test** split with
-    the encoder's ``score``, each in its own metric
+    the encoder's ``score`` (the mean of ``score_rows``), each in its own metric
     (``encoder.tasks_[name].metric``: accuracy, or MRR@5 with full ranking):
     that is ``R[i, j]``. The report also compares each task's final score
     with its best baseline's on the same test users, paired over users
@@ -224,6 +224,8 @@ class ContinualEvaluator:
                 tic = time.perf_counter()
                 enc.partial_fit(*task.train, task=task.name)
                 fit_times[i] = time.perf_counter() - tic
+                # Each row's score; after the last task, the final model's,
+                # which the comparison with the baselines pairs.
                 final_rows = [
                     enc.score_rows(*tasks[j].test, task=tasks[j].name)
                     for j in range(i + 1)
