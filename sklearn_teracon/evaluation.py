@@ -272,7 +272,9 @@ class ContinualEvaluator:
             self._score_baselines(tasks, metrics) if self.baselines else ({}, {})
         )
         vs_best_baseline = [
-            _against_best_baseline(final_rows[j], baseline_rows, j, task)
+            _against_best_baseline(
+                final_rows[j], baseline_scores, baseline_rows, j, task
+            )
             for j, task in enumerate(tasks)
         ]
 
@@ -360,17 +362,17 @@ class ContinualEvaluator:
         return f"[{what} {i + 1}/{T}] {task.name} ({detail})"
 
 
-def _against_best_baseline(rows, baseline_rows, j: int, task) -> dict | None:
+def _against_best_baseline(
+    rows, baseline_scores, baseline_rows, j: int, task
+) -> dict | None:
     """The final encoder against task ``j``'s best-scoring baseline, paired over
     its test users (one user per row unless the task says whose rows they
     are); None when no baseline applies."""
-    scored = {
-        name: by_task[j] for name, by_task in baseline_rows.items() if j in by_task
-    }
-    if not scored:
+    applicable = [name for name, by_task in baseline_rows.items() if j in by_task]
+    if not applicable:
         return None
-    best = max(scored, key=lambda name: float(np.mean(scored[name])))
+    best = max(applicable, key=lambda name: baseline_scores[name][j])
     users = getattr(task, "users", None)
     groups = users.get("test") if isinstance(users, Mapping) else None
-    difference = paired_difference(rows, scored[best], groups)
+    difference = paired_difference(rows, baseline_rows[best][j], groups)
     return {"baseline": best, **difference._asdict()}

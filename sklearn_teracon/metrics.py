@@ -276,11 +276,7 @@ def mrr_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     >>> float(mrr_at_k(scores, [1, 1, 2], k=2))
     0.5
     """
-    return _mrr_of_ranks(target_ranks(scores, targets), _check_k(k))
-
-
-def _mrr_of_ranks(ranks: NDArray, k: int) -> float:
-    return float(np.mean(_mrr_gains(ranks, k)))
+    return float(np.mean(_mrr_gains(target_ranks(scores, targets), _check_k(k))))
 
 
 def _mrr_gains(ranks: NDArray, k: int) -> NDArray:
@@ -319,11 +315,7 @@ def hit_rate_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     >>> float(hit_rate_at_k(scores, [1, 1, 2], k=2))  # ranks 1, 2, 3
     0.6666666666666666
     """
-    return _hit_rate_of_ranks(target_ranks(scores, targets), _check_k(k))
-
-
-def _hit_rate_of_ranks(ranks: NDArray, k: int) -> float:
-    return float(np.mean(_hit_gains(ranks, k)))
+    return float(np.mean(_hit_gains(target_ranks(scores, targets), _check_k(k))))
 
 
 def _hit_gains(ranks: NDArray, k: int) -> NDArray:
@@ -365,11 +357,7 @@ def ndcg_at_k(scores: ArrayLike, targets: ArrayLike, k: int = 5) -> float:
     >>> float(ndcg_at_k(scores, [1, 2], k=5))
     0.75
     """
-    return _ndcg_of_ranks(target_ranks(scores, targets), _check_k(k))
-
-
-def _ndcg_of_ranks(ranks: NDArray, k: int) -> float:
-    return float(np.mean(_ndcg_gains(ranks, k)))
+    return float(np.mean(_ndcg_gains(target_ranks(scores, targets), _check_k(k))))
 
 
 def _ndcg_gains(ranks: NDArray, k: int) -> NDArray:
