@@ -35,6 +35,25 @@ def test_first_task_mask_is_sigmoid_of_scaled_embedding():
     np.testing.assert_allclose(bank(0, 10.0).detach(), expected, atol=1e-6)
 
 
+def test_saturated_masks_hold_zeros_not_subnormal_numbers():
+    bank = TaskMaskBank(n_slots=2, dim=3)
+    bank.add_task()
+    bank.add_task()
+    # s·e = -100 makes σ a float32 subnormal (3.7e-44); -40 stays normal (4.2e-18).
+    _set(bank.task_embeddings[0], [[-2.0, -0.8, 0.5], [-10.0, 1.0, -0.9]])
+    _set(bank.relation_biases[0], [-2.0, 0.1])
+    with torch.no_grad():
+        bank.relation_weights[0].zero_()
+    tiny = torch.finfo(torch.float32).tiny
+    for task in (0, 1):
+        masks = bank(task, 50.0).detach()
+        assert not ((masks > 0) & (masks < tiny)).any()
+    first = bank(0, 50.0).detach()
+    assert first[0, 0] == 0 and first[1, 0] == 0
+    assert first[0, 1] == pytest.approx(4.248354e-18, rel=1e-5)
+    assert (bank(1, 50.0).detach()[0] == 0).all()  # σ(50·-2) for every channel
+
+
 def test_relation_aware_mask_mixes_own_and_other_tasks_rows():
     bank = TaskMaskBank(n_slots=1, dim=2)
     bank.add_task()

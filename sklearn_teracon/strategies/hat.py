@@ -7,6 +7,7 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval
 
+from ..nn.masks import soft_mask
 from .base import Strategy
 
 # HAT's reference code: gradients of s·e beyond ±50 would overflow cosh.
@@ -63,7 +64,7 @@ class HatStrategy(Strategy):
         return [*bank.relation_weights, *bank.relation_biases]
 
     def masks(self, module, task, s):
-        return torch.sigmoid(s * module.masks.task_embeddings[task])
+        return soft_mask(s * module.masks.task_embeddings[task])
 
     def cumulative_mask(self, module, task: int, s: float) -> torch.Tensor | None:
         """Max over the tasks other than ``task`` of their masks at ``s``."""
