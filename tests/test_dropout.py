@@ -12,6 +12,7 @@ from skorch.callbacks import Callback
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY, _digest
 from sklearn_teracon.nn import TeraconModule
+from sklearn_teracon.nn.backbone import fast_dropout
 
 from .conftest import TINY, fit_two_tasks
 
@@ -113,3 +114,42 @@ def test_retention_compares_the_student_without_dropout(toy, retained_positions)
     without = net.task_rows(net.module_, items, 0, net.s, dropout=False)
     assert not torch.allclose(with_dropout, without)
     net.end_task()
+
+
+@pytest.mark.parametrize("p", [0.1, 0.4, 0.75])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fast_dropout_keeps_one_minus_p_and_the_expectation(p, dtype):
+    torch.manual_seed(0)
+    x = torch.ones(7, 301, 97, dtype=dtype)  # an element count not divisible by 4
+    out = fast_dropout(x, p, training=True)
+    assert out.dtype == dtype and out.shape == x.shape
+    kept = out != 0
+    # 202 K draws: a kept fraction off by 0.005 would be 4.5 standard errors.
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.005
+    scale = out[kept].float().unique()
+    assert len(scale) == 1 and scale.item() == pytest.approx(1 / (1 - p), rel=1e-2)
+    assert abs(out.float().mean().item() - 1.0) < 0.01
+
+
+def test_fast_dropout_masks_every_element_independently():
+    torch.manual_seed(1)
+    kept = fast_dropout(torch.ones(400_000), 0.5, training=True) != 0
+    # All four 16-bit lanes of each random word are used and none is stuck
+    # (a stuck lane would keep 0 % or 100 % of every fourth element).
+    lanes = kept.view(-1, 4).float().mean(0)
+    torch.testing.assert_close(lanes, torch.full((4,), 0.5), atol=0.006, rtol=0)
+    pairs = kept.view(-1, 2)
+    both = (pairs[:, 0] & pairs[:, 1]).float().mean().item()
+    assert abs(both - 0.25) < 0.005
+
+
+def test_fast_dropout_gradient_is_its_mask_and_it_follows_the_seed():
+    x = torch.randn(5, 6, 8, requires_grad=True)
+    torch.manual_seed(3)
+    out = fast_dropout(x, 0.3, training=True)
+    out.sum().backward()
+    torch.testing.assert_close(x.grad, out.detach() / x.detach())
+    torch.manual_seed(3)
+    torch.testing.assert_close(fast_dropout(x, 0.3, training=True), out)
+    assert fast_dropout(x, 0.3, training=False) is x
+    assert fast_dropout(x, 0.0, training=True) is x
