@@ -748,9 +748,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X, task: str | None = None) -> np.ndarray:
         """User representations, shape ``(n, embedding_dim)``.
 
-        With a task: the hidden state at the last position under that task's
-        masks. Without one: the universal representation, the mean of every
-        learned task's representation (fixed width, uses every task).
+        With a task: the ``readout`` representation (by default the mean
+        hidden state over the user's real positions) under that task's masks.
+        Without one: the universal representation, the mean of every learned
+        task's representation (fixed width, uses every task).
 
         The mean was chosen by measurement (synthetic stream, 2 seeds: a
         logistic-regression probe for ``category`` fitted after task 2 and
