@@ -3,6 +3,10 @@
 Trains TERACON over a task stream with :class:`~sklearn_teracon.evaluation.
 ContinualEvaluator`, prints the paper-shaped table and writes ``report.json``,
 ``report.md``, ``transfer.png`` and ``relations.png`` into ``--out``.
+``compare`` runs several strategies; ``transfer`` scores the later tasks
+trained on only N labelled users (:class:`~sklearn_teracon.transfer.
+LabelScarceEvaluator`). ``--seeds`` and ``--folds`` repeat ``run`` and
+``compare`` over seeds or user folds (mean ± std, paired intervals).
 
 A user mistake (unknown data set or task, unwritable output folder, failed
 download, ...) ends with one line on stderr, ``sklearn-teracon: error: ...``, and
@@ -15,6 +19,8 @@ import argparse
 import contextlib
 import io
 import os
+import pickle
+import re
 import sys
 import tempfile
 import time
@@ -39,6 +45,7 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_ALPHA = 2.0
 DEFAULT_OUT = "teracon-run"
 DEFAULT_COMPARE_OUT = "teracon-compare"
+DEFAULT_TRANSFER_OUT = "teracon-transfer"
 SYNTHETIC_USERS = 2000
 SYNTHETIC_ITEMS = 200
 
@@ -145,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip training each task alone (SinMo): faster, but FWT is n/a",
     )
+    _add_replicate_arguments(run)
     run.add_argument(
         "--out",
         default=DEFAULT_OUT,
@@ -164,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the full traceback of an unexpected error (for bug reports)",
     )
     _add_compare_parser(commands)
+    _add_transfer_parser(commands)
     return parser
 
 
@@ -255,6 +264,15 @@ def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
         "new ones learn less",
     )
     model.add_argument(
+        "--bag-weight",
+        type=_non_negative_float,
+        metavar="W",
+        default=0.0,
+        help="weight of the bag-of-items term of next-item tasks (default: "
+        "%(default)s, none); the representation then keeps more of what "
+        "profile tasks read",
+    )
+    model.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="float32",
@@ -284,6 +302,17 @@ def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_jobs_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        default=1,
+        help=f"{what} trained at once, each in its own process with its share "
+        "of the cores (default: %(default)s); on a GPU several keep it busy",
+    )
+
+
 def _add_compare_parser(commands) -> None:
     compare = commands.add_parser(
         "compare",
@@ -305,14 +334,8 @@ def _add_compare_parser(commands) -> None:
         help="strategies to compare, in the table's order (default: all), e.g. "
         "teracon,sequential,finetune,single,joint",
     )
-    compare.add_argument(
-        "--jobs",
-        type=_positive_int,
-        metavar="N",
-        default=1,
-        help="strategies trained at once, each in its own process with its share "
-        "of the cores (default: %(default)s); on a GPU several keep it busy",
-    )
+    _add_jobs_argument(compare, "strategies")
+    _add_replicate_arguments(compare)
     compare.add_argument(
         "--out",
         default=DEFAULT_COMPARE_OUT,
@@ -328,6 +351,124 @@ def _add_compare_parser(commands) -> None:
         help="show the full traceback of an unexpected error (for bug reports)",
     )
     compare.set_defaults(job=_compare_in)
+
+
+def _labels_list(text: str) -> list[int | None]:
+    """``100,300,all``: positive ints, ``all`` for every labelled user."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [None if p == "all" else int(p) for p in parts]
+    except ValueError:
+        values = [0]
+    if any(v is not None and v < 1 for v in values) or len(set(values)) < len(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct numbers of users >= 1 or 'all', like 100,300,all, "
+            f"got {text!r}"
+        )
+    return values
+
+
+def _seed_list(text: str) -> list[int]:
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        seeds = [int(p) for p in parts]
+    except ValueError:
+        seeds = [-1]
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct seeds >= 0 like 0,1,2, got {text!r}"
+        )
+    return seeds
+
+
+def _add_replicate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seeds`` and ``--folds`` of ``run`` and ``compare`` (off by default)."""
+    group = parser.add_argument_group("replicates")
+    group.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        metavar="S,S,...",
+        help="one replicate per seed (the model's random_state; --seed still "
+        "seeds the user split): the table shows mean ± std over them and a "
+        "paired 95%% interval against the best baseline (default: one run)",
+    )
+    group.add_argument(
+        "--folds",
+        type=_int_at_least(2, "an integer >= 2"),
+        metavar="K",
+        default=None,
+        help="replicates are K user folds instead (every user tested once), "
+        "seeded by the first of --seeds, else by --seed",
+    )
+
+
+def _add_transfer_parser(commands) -> None:
+    transfer = commands.add_parser(
+        "transfer",
+        help="score the later tasks when only N of their users are labelled",
+        description=(
+            "The label-scarce protocol: train the stream task after task on all "
+            "of each task's users, and score every later task (each task after "
+            "the first of --tasks) when it is learned from only N labelled "
+            "users, for each N of --labels, against the same model trained on "
+            "that task alone, a linear probe of the earlier representation and "
+            "the simple baselines, all on the same users, over several seeds or "
+            "user folds. Prints the table (mean and std over replicates, the "
+            "encoder against the best baseline with a paired 95% interval) and "
+            "writes report.json, report.pkl (the whole report, per-row scores "
+            "included), report.md and learning_curve_<task>.png into --out."
+        ),
+    )
+    _add_stream_and_model_arguments(transfer)
+    transfer.add_argument(
+        "--labels",
+        type=_labels_list,
+        default=[100, 300, 1000, None],
+        metavar="N,N,...",
+        help="numbers of labelled users of each later task, 'all' for every "
+        "one (default: 100,300,1000,all)",
+    )
+    transfer.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=[0, 1, 2],
+        metavar="S,S,...",
+        help="one replicate per seed: the model's random_state and the draw of "
+        "the labelled users (default: 0,1,2)",
+    )
+    transfer.add_argument(
+        "--folds",
+        type=_int_at_least(2, "an integer >= 2"),
+        metavar="K",
+        default=None,
+        help="replicates are K user folds instead (every user tested once), "
+        "seeded by the first of --seeds",
+    )
+    transfer.add_argument(
+        "--strategies",
+        default="teracon",
+        metavar="NAME,NAME,...",
+        help="the encoder's strategy, then others to run the same protocol "
+        "for (default: %(default)s), e.g. teracon,hat",
+    )
+    _add_jobs_argument(transfer, "replicates (seeds or folds)")
+    transfer.add_argument(
+        "--out",
+        default=DEFAULT_TRANSFER_OUT,
+        metavar="DIR",
+        help="folder for report.json, report.md and the learning curves "
+        "(default: %(default)s)",
+    )
+    transfer.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress output, only the table"
+    )
+    transfer.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full traceback of an unexpected error (for bug reports)",
+    )
+    transfer.set_defaults(job=_transfer_in)
 
 
 # --------------------------------------------------------------------------- #
@@ -438,6 +579,7 @@ def _make_encoder(args):
         batch_size=args.batch_size,
         max_epochs=args.epochs,
         alpha=args.alpha,
+        bag_weight=args.bag_weight,
         device=args.device,
         precision=args.precision,
         random_state=args.seed,
@@ -462,6 +604,8 @@ def _write_figures(report, out: Path) -> list[str]:
     from .plotting import plot_task_relations, plot_transfer_matrix
 
     title = f" ({report.stream})" if report.stream else ""
+    if hasattr(report, "replicates"):  # a ReplicatedReport: its means
+        title += f", mean over {report.n_replicates} replicates"
     written = []
     for filename, make in (
         (
@@ -500,6 +644,15 @@ def _thread_limit(threads: int | None):
     return threadpool_limits(limits=threads)
 
 
+def _worker_threads(threads: int | None):
+    """Threads of each joblib worker: ``threads``, or the evaluator's default."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from joblib import parallel_config
+
+    return parallel_config(backend="loky", inner_max_num_threads=threads)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -529,6 +682,8 @@ def _run_in(out: Path, args, started: float) -> int:
     evaluator = ContinualEvaluator(
         encoder,
         single_task="compute" if args.single_task else None,
+        seeds=args.seeds,
+        n_folds=args.folds,
         verbose=0 if args.quiet else 1,
     )
     with _thread_limit(args.threads):
@@ -536,12 +691,19 @@ def _run_in(out: Path, args, started: float) -> int:
             report = evaluator.evaluate(stream)
         except EvaluationInterrupted as exc:
             if exc.report is not None:  # keep what Ctrl-C would throw away
+                done = getattr(exc.report, "replicates", None)
                 print(
-                    f"\ninterrupted: the report of the {exc.report.n_tasks} "
+                    f"\ninterrupted: the report of the {len(done)} finished replicates"
+                    if done is not None
+                    else f"\ninterrupted: the report of the {exc.report.n_tasks} "
                     f"finished tasks (of {len(stream)})"
                 )
                 _write_report(exc.report, out, args)
             raise
+        except ValueError as exc:  # e.g. more --folds than users
+            if args.seeds is None and args.folds is None:
+                raise
+            raise UserError(_one_line(exc)) from exc
 
     if not args.quiet:
         print()
@@ -570,15 +732,22 @@ def _compare_in(out: Path, args, started: float) -> int:
     from .compare import compare_strategies
 
     with _thread_limit(args.threads):
-        comparison = compare_strategies(
-            encoder,
-            stream,
-            names,
-            n_jobs=args.jobs,
-            # Killed or interrupted, the finished strategies' rows stay on disk.
-            on_progress=lambda so_far: so_far.save(out, figure=False),
-            verbose=0 if args.quiet else 1,
-        )
+        try:
+            comparison = compare_strategies(
+                encoder,
+                stream,
+                names,
+                seeds=args.seeds,
+                n_folds=args.folds,
+                n_jobs=args.jobs,
+                # Killed or interrupted, the finished strategies' rows stay on disk.
+                on_progress=lambda so_far: so_far.save(out, figure=False),
+                verbose=0 if args.quiet else 1,
+            )
+        except ValueError as exc:  # e.g. more --folds than users
+            if args.seeds is None and args.folds is None:
+                raise
+            raise UserError(_one_line(exc)) from exc
     print(comparison.to_text())
     print()
     try:
@@ -588,6 +757,96 @@ def _compare_in(out: Path, args, started: float) -> int:
     print(f"wrote {', '.join(written)} to {out}")
     print(f"total time {time.perf_counter() - started:.0f}s")
     return EXIT_OK
+
+
+def _transfer_in(out: Path, args, started: float) -> int:
+    from .strategies import STRATEGIES
+
+    names = [name.strip() for name in args.strategies.split(",")]
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or len(set(names)) != len(names):
+        raise UserError(
+            f"--strategies {args.strategies}: expected distinct names among "
+            f"{','.join(STRATEGIES)}"
+        )
+    args.strategy = names[0]  # the encoder's; the others run beside it
+    stream = _select_tasks(_load_stream(args), args)
+    if len(stream) < 2:
+        raise UserError("--tasks: name at least two tasks; the later ones are scored")
+    encoder = _make_encoder(args)
+    if not args.quiet:
+        print(stream)
+        print()
+    from .evaluation import EvaluationInterrupted
+    from .transfer import LabelScarceEvaluator
+
+    evaluator = LabelScarceEvaluator(
+        encoder,
+        n_labelled=args.labels,
+        seeds=args.seeds,
+        n_folds=args.folds,
+        strategies=names[1:],
+        n_jobs=args.jobs,
+        verbose=0 if args.quiet else 1,
+    )
+    with _thread_limit(args.threads), _worker_threads(args.threads):
+        try:
+            report = evaluator.evaluate(stream)
+        except EvaluationInterrupted as exc:
+            if exc.report is not None and exc.report.scores:
+                print("\ninterrupted: the report of the scores finished so far")
+                _write_transfer_report(exc.report, out, args)
+            raise
+        except ValueError as exc:  # e.g. N users with a single label
+            raise UserError(_one_line(exc)) from exc
+    if not args.quiet:
+        print()
+    _write_transfer_report(report, out, args)
+    print(f"total time {time.perf_counter() - started:.0f}s")
+    return EXIT_OK
+
+
+def _write_transfer_report(report, out: Path, args) -> None:
+    """Print ``report`` and write report.json, report.pkl (the whole report,
+    per-row scores included), report.md and the learning curves."""
+    print(report.summary())
+    print()
+    try:
+        report.save_json(out / "report.json")
+        with open(out / "report.pkl", "wb") as f:  # with the per-row scores
+            pickle.dump(report, f, protocol=pickle.HIGHEST_PROTOCOL)
+        (out / "report.md").write_text(report.to_markdown(), encoding="utf-8")
+        written = ["report.json", "report.pkl", "report.md"]
+        if _pyplot() is not None:
+            from .plotting import plot_learning_curve
+
+            for task in report.task_names:
+                if not any(key[0] == task for key in report.scores):
+                    continue
+                name = "learning_curve_" + re.sub(r"[^\w.-]", "_", task) + ".png"
+                fig = plot_learning_curve(report, task)
+                try:
+                    fig.savefig(out / name, dpi=150)
+                finally:
+                    _pyplot().close(fig)
+                written.append(name)
+    except OSError as exc:
+        raise UserError(f"--out {args.out}: cannot write the report ({exc})") from exc
+    print(f"wrote {', '.join(written)} to {out}", flush=True)
+
+
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, or None (with a note) without it."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("note: matplotlib is not installed, so the figures were skipped")
+        return None
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")  # files only: no window, works without a display
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _write_report(report, out: Path, args) -> None:

@@ -5,7 +5,10 @@
 one stream, with the same encoder parameters, split and seed, and gathers the
 reports into a :class:`StrategyComparison`: rows are strategies; columns each
 task's final score, backward and forward transfer, training time and model
-size. ``python -m sklearn_teracon compare`` is its command line.
+size. With several ``seeds`` or with ``n_folds`` it repeats that once per
+replicate: the cells are mean ± std over the replicates, and each strategy's
+final scores are compared with the best baseline, paired over the test users
+of every replicate. ``python -m sklearn_teracon compare`` is its command line.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from .evaluation import ContinualEvaluator, ContinualReport
+from ._replicated_compare import (
+    cell,
+    compare_replicates,
+    gap_lines,
+    replicated_dict,
+    title_suffix,
+)
+from ._replicates import check_replicates, is_replicated, plan_replicates
+from .evaluation import ContinualEvaluator, ContinualReport, ReplicatedReport
 from .strategies import STRATEGIES
 
 __all__ = ["StrategyComparison", "compare_strategies"]
@@ -48,17 +59,22 @@ class StrategyComparison:
 
     Parameters
     ----------
-    reports : dict of str to ContinualReport
-        Per strategy, in the order run.
+    reports : dict of str to ContinualReport or ReplicatedReport
+        Per strategy, in the order run; :class:`~sklearn_teracon.evaluation.
+        ReplicatedReport` over several seeds or folds.
     n_parameters : dict of str to int
         Per strategy, the numbers of its model that serve some task after the
         last task (weights, masks, scores, adapters, heads; a mask bank that
         the strategy does not use is not counted).
     single_task_scores : ndarray of shape (T,)
-        Each task trained alone from scratch (SinMo); FWT compares with them.
+        Each task trained alone from scratch (SinMo); FWT compares with them
+        (the mean over replicates).
     stream : str, default=""
     total_time : float, default=nan
         Wall-clock seconds of the whole comparison.
+    params : dict, default={}
+    replicates : list of dict or None, default=None
+        Per replicate, ``{"seed", "fold"}``; None for a single run.
 
     Attributes
     ----------
@@ -74,6 +90,12 @@ class StrategyComparison:
     stream: str = ""
     total_time: float = float("nan")
     params: dict = field(default_factory=dict)
+    replicates: list | None = None
+
+    @property
+    def replicated(self) -> bool:
+        """Whether the reports are :class:`ReplicatedReport` (cells mean ± std)."""
+        return any(isinstance(r, ReplicatedReport) for r in self.reports.values())
 
     @property
     def strategies(self) -> list[str]:
@@ -101,9 +123,9 @@ class StrategyComparison:
             rows.append(
                 [
                     name,
-                    *(_fmt(v) for v in report.final),
-                    _fmt(report.bwt, signed=True),
-                    _fmt(report.fwt, signed=True),
+                    *(cell(report, "final", j) for j in range(len(report.final))),
+                    cell(report, "bwt", signed=True),
+                    cell(report, "fwt", signed=True),
                     f"{float(np.sum(report.fit_times)):.1f}",
                     f"{self.n_parameters[name]:,}",
                 ]
@@ -122,12 +144,13 @@ class StrategyComparison:
 
         rule = "-" * len(fmt(table[0]))
         title = f"Strategies compared on {self.stream or 'the stream'}: final scores"
+        title += title_suffix(self)
         lines = [title, fmt(table[0]), rule, *map(fmt, table[1:]), rule]
         lines.append(
             "BWT: final - after own training (mean over tasks 1..T-1); FWT: after "
             "own training - single task (mean over tasks 2..T)"
         )
-        return "\n".join(lines)
+        return "\n".join([*lines, *gap_lines(self)])
 
     def __str__(self) -> str:
         return self.to_text()
@@ -140,10 +163,14 @@ class StrategyComparison:
             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
         ]
         lines += ["| " + " | ".join(row) + " |" for row in self._rows()]
-        return "\n".join(lines)
+        return "\n".join([*lines, *gap_lines(self, markdown=True)])
 
     def to_dict(self) -> dict:
-        """Everything measured, JSON-friendly (NaN as None)."""
+        """Everything measured, JSON-friendly (NaN as None); over replicates,
+        also each strategy's std, per-replicate scores and the pooled
+        comparison with the best baseline."""
+        if self.replicated:
+            return replicated_dict(self)
         return {
             "stream": self.stream,
             "task_names": self.task_names,
@@ -227,7 +254,8 @@ class StrategyComparison:
 def _evaluate_strategy(
     encoder, stream, name: str, single_scores, verbose: int, position: str
 ):
-    """``(name, continual report, number of serving parameters)`` of a strategy."""
+    """``(name, continual report, number of serving parameters, per-row test
+    scores)`` of a strategy."""
     if verbose:
         print(f"[strategy {position}] {name}", flush=True)
     evaluator = ContinualEvaluator(
@@ -247,7 +275,7 @@ def _evaluate_strategy(
             f"{_fmt(report.fwt, True)}, {float(np.sum(report.fit_times)):.1f}s",
             flush=True,
         )
-    return name, report, net.strategy.n_parameters(net.module_)
+    return name, report, net.strategy.n_parameters(net.module_), evaluator.test_rows_
 
 
 def compare_strategies(
@@ -255,6 +283,8 @@ def compare_strategies(
     stream,
     strategies=None,
     *,
+    seeds=None,
+    n_folds: int | None = None,
     n_jobs: int | None = None,
     on_progress=None,
     verbose: int = 0,
@@ -272,6 +302,16 @@ def compare_strategies(
         Names from :data:`~sklearn_teracon.strategies.STRATEGIES`, in the
         table's order (default: all). The single-task models (``"single"``)
         are trained first in any case: forward transfer compares with them.
+    seeds : sequence of int or None, default=None
+        Several: the comparison is repeated once per seed (every model's
+        ``random_state``), the baselines are scored on the same test users,
+        and each report is a :class:`~sklearn_teracon.evaluation.
+        ReplicatedReport`; one: a single run with that ``random_state``; as
+        :class:`~sklearn_teracon.evaluation.ContinualEvaluator`'s ``seeds``.
+    n_folds : int or None, default=None
+        The replicates are user folds instead, every user tested once (as
+        :class:`~sklearn_teracon.evaluation.ContinualEvaluator`'s
+        ``n_folds``).
     n_jobs : int or None, default=None
         Strategies run in parallel processes (joblib) after the single-task
         models; ``None`` means 1, ``-1`` all cores. Each worker's torch uses its
@@ -279,14 +319,30 @@ def compare_strategies(
         since one small model leaves it mostly idle.
     on_progress : callable or None, default=None
         Called with the :class:`StrategyComparison` of the strategies finished
-        so far each time one finishes (the command line saves it, so that an
-        interrupted comparison keeps its finished rows).
+        so far each time one finishes (over replicates: of the replicates
+        finished so far, each time one finishes); the command line saves it,
+        so that an interrupted comparison keeps its finished rows.
     verbose : int, default=0
         1 prints a line per strategy and per task.
 
     Returns
     -------
     StrategyComparison
+
+    Examples
+    --------
+    >>> from sklearn_teracon import ContinualUserEncoder
+    >>> from sklearn_teracon.compare import compare_strategies
+    >>> from sklearn_teracon.datasets import make_synthetic_stream
+    >>> stream = make_synthetic_stream(200, 60, max_len=12, random_state=0)
+    >>> stream = stream.select(["next_item", "category"])
+    >>> enc = ContinualUserEncoder(embedding_dim=8, n_blocks=1, max_len=12,
+    ...                            max_epochs=1, random_state=0)
+    >>> table = compare_strategies(enc, stream, ["teracon", "finetune"],
+    ...                            seeds=[0, 1])
+    >>> table.strategies, table.reports["teracon"].n_replicates
+    (['teracon', 'finetune'], 2)
+    >>> print(table)  # doctest: +SKIP
     """
     strategies = list(STRATEGIES) if strategies is None else list(strategies)
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -297,14 +353,31 @@ def compare_strategies(
     repeated = sorted({s for s in strategies if strategies.count(s) > 1})
     if repeated:
         raise ValueError(f"each strategy may be named once; repeated: {repeated}")
+    seeds, n_folds = check_replicates(seeds, n_folds)
+    if is_replicated(seeds, n_folds):
+        tasks = ContinualEvaluator._check_stream(stream)
+        plan = plan_replicates(encoder, stream, tasks, seeds, n_folds)
+        return compare_replicates(
+            encoder, plan, strategies, n_jobs, on_progress, verbose
+        )
+    if seeds is not None:
+        encoder = clone(encoder).set_params(random_state=seeds[0])
+    return _compare_once(encoder, stream, strategies, n_jobs, on_progress, verbose)[0]
+
+
+def _compare_once(
+    encoder, stream, strategies: list[str], n_jobs, on_progress, verbose: int
+) -> tuple[StrategyComparison, dict]:
+    """One comparison, and each strategy's per-row test scores."""
     start = time.perf_counter()
     rest = [name for name in strategies if name != SINGLE]
     total = len(rest) + 1
-    _, single, single_size = _evaluate_strategy(
+    _, single, single_size, single_rows = _evaluate_strategy(
         encoder, stream, SINGLE, None, verbose, f"1/{total}"
     )
     single_scores = single.single_task_scores
     reports, sizes = {SINGLE: single}, {SINGLE: single_size}
+    test_rows = {SINGLE: single_rows}
 
     def comparison() -> StrategyComparison:
         done = [name for name in strategies if name in reports]
@@ -329,8 +402,8 @@ def compare_strategies(
         )
         for number, name in enumerate(rest, start=2)
     )
-    for name, report, size in finished:
-        reports[name], sizes[name] = report, size
+    for name, report, size, rows in finished:
+        reports[name], sizes[name], test_rows[name] = report, size, rows
         if on_progress is not None:
             on_progress(comparison())
-    return comparison()
+    return comparison(), test_rows

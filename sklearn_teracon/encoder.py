@@ -166,6 +166,29 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         From the second task on, the shared backbone (item embedding and
         convolutions) trains at ``lr * backbone_lr_scale``; the task's masks
         and head at ``lr``. 0 freezes the backbone after the first task.
+    head_init : {"probe", "prior"}, default="probe"
+        How the head of a new labelled task scored by accuracy (at most 20
+        classes) starts; item tasks always start at the prior. ``"probe"``: a logistic
+        regression on the frozen representation of the task's training
+        users, its strength chosen by cross-validation, falling back to the
+        class prior when it predicts worse than the majority class there
+        (linear probing, then fine-tuning). ``"prior"``: no weights, the
+        classes' log frequencies as bias. See :doc:`/few_labels`.
+    majority_fallback : bool, default=True
+        Guards of a labelled task scored by accuracy. An epoch replaces the
+        model the task started from (its probe) only if its validation loss
+        is lower by more than two standard errors of the per-user
+        differences. A task that still ends under its training majority
+        class on the validation users ends as that class: the network as
+        before the task, the head predicting the prior; the last history
+        row's ``majority_fallback`` says whether it happened. (Early stopping
+        always counts the model before the first epoch as a candidate.)
+    bag_weight : float, default=0.0
+        Weight of a bag-of-items term in the loss of next-item tasks: the
+        user representation (``readout``) predicts every item of the user's
+        history through the next-item head, so it keeps what the whole
+        history says about the user (what profile tasks read). 0 leaves it
+        out. See :doc:`/few_labels`.
     next_item_dropout : float in [0, 1), default=0.4
         Dropout on the item embeddings and on each residual block's output
         while a next-item task trains (never at prediction, never in the
@@ -267,6 +290,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         "readout": [StrOptions({"last", "mean"})],
         "retained_positions": [StrOptions({"all", "last"})],
         "backbone_lr_scale": [Interval(numbers.Real, 0, 1, closed="both")],
+        "head_init": [StrOptions({"prior", "probe"})],
+        "majority_fallback": ["boolean"],
+        "bag_weight": [Interval(numbers.Real, 0, MAX_SCALE, closed="both")],
         "next_item_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "strategy": [StrOptions(set(STRATEGIES))],
         "strategy_params": [dict, None],
@@ -303,6 +329,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         strategy_params: dict | None = None,
         lr: float = 1e-2,
         backbone_lr_scale: float = 1.0,
+        head_init: str = "probe",
+        majority_fallback: bool = True,
+        bag_weight: float = 0.0,
         next_item_dropout: float = 0.4,
         batch_size: int = 128,
         max_epochs: int = 20,
@@ -332,6 +361,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         self.strategy_params = strategy_params
         self.lr = lr
         self.backbone_lr_scale = backbone_lr_scale
+        self.head_init = head_init
+        self.majority_fallback = majority_fallback
+        self.bag_weight = bag_weight
         self.next_item_dropout = next_item_dropout
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -442,6 +474,10 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         name = self._task_name(task, kind, tasks)
         record = tasks.get(name)
         task_classes, targets = _check_task_data(sequences, y, classes, name, record)
+        if record is not None:
+            metric = record.metric
+        else:  # next items are ranked, however few the items are
+            metric = "mrr@5" if kind == NEXT_ITEM else default_metric(len(task_classes))
 
         vocabulary = (
             copy.deepcopy(self.item_vocabulary_) if keep_tasks else ItemVocabulary()
@@ -463,6 +499,13 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
                 task_name=name,
                 backbone_lr=None if first else self.lr * self.backbone_lr_scale,
                 dropout=self.next_item_dropout if kind == NEXT_ITEM else 0.0,
+                # Profile tasks only: a probe over thousands of item classes
+                # would cost more than the task's training.
+                probe_head=record is None
+                and self.head_init == "probe"
+                and metric == "accuracy",
+                majority_fallback=self.majority_fallback and metric == "accuracy",
+                bag_weight=self.bag_weight if kind == NEXT_ITEM else 0.0,
             )
             if record is None:
                 n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
@@ -471,8 +514,7 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
                     kind=kind,
                     index=net.add_task(kind, n_outputs, _log_prior(targets, n_outputs)),
                     classes_=task_classes,
-                    # Next items are ranked, however few the items are.
-                    metric="mrr@5" if kind == NEXT_ITEM else default_metric(n_outputs),
+                    metric=metric,
                 )
                 tasks[name] = record
             net.grow(len(vocabulary), task=record.index)
@@ -535,6 +577,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
         task_name: str | None = None,
         backbone_lr: float | None = None,
         dropout: float = 0.0,
+        probe_head: bool = False,
+        majority_fallback: bool = False,
+        bag_weight: float = 0.0,
     ):
         return build_net(
             module,
@@ -557,6 +602,9 @@ class ContinualUserEncoder(TransformerMixin, BaseEstimator):
             verbose=self.verbose,
             seed=seed,
             task_name=task_name,
+            probe_head=probe_head,
+            majority_fallback=majority_fallback,
+            bag_weight=bag_weight,
         )
 
     def _strategy(self):

@@ -6,7 +6,10 @@ task learned so far on its test split. The result, a :class:`ContinualReport`,
 holds the continual matrix ``R`` (``R[i, j]``: score on task ``j`` after training
 through task ``i``), backward and forward transfer, forgetting, the single-task
 ("SinMo") scores, training times, the encoder's history and task relations, and
-renders as a text table, Markdown, JSON or a pandas DataFrame.
+renders as a text table, Markdown, JSON or a pandas DataFrame. With several
+``seeds`` or with ``n_folds`` it repeats the protocol once per replicate and
+returns a :class:`ReplicatedReport`: mean ± standard deviation over the
+replicates, and a paired interval against the best baseline that pools them.
 
 This module talks to the encoder's public API only; it never imports torch.
 """
@@ -16,17 +19,28 @@ from __future__ import annotations
 import numbers
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import clone
 
+from ._replicated_report import FINAL, ReplicatedReport
+from ._replicates import (
+    check_replicates,
+    evaluate_replicates,
+    is_replicated,
+    plan_replicates,
+)
 from ._report import ContinualReport
 from ._report_json import _jsonable
-from .baselines import baselines_for
-from .metrics import paired_difference
+from ._vs_baseline import _against_best_baseline, score_baselines
 
-__all__ = ["ContinualEvaluator", "ContinualReport", "EvaluationInterrupted"]
+__all__ = [
+    "ContinualEvaluator",
+    "ContinualReport",
+    "EvaluationInterrupted",
+    "ReplicatedReport",
+]
 
 
 # --------------------------------------------------------------------------- #
@@ -40,13 +54,17 @@ class EvaluationInterrupted(KeyboardInterrupt):
 
     Attributes
     ----------
-    report : ContinualReport or None
+    report : ContinualReport, ReplicatedReport, LabelScarceReport or None
         The report over the tasks whose training and scoring had finished
         (without single-task scores unless they were given); None when no
-        task had.
+        task had. Over replicates, a :class:`ReplicatedReport` of those
+        finished (during the first, its partial report). From
+        :class:`~sklearn_teracon.transfer.LabelScarceEvaluator`,
+        a :class:`~sklearn_teracon.transfer.LabelScarceReport` of the scores
+        finished so far.
     """
 
-    def __init__(self, report: ContinualReport | None):
+    def __init__(self, report: ContinualReport | ReplicatedReport | None):
         super().__init__("evaluation interrupted")
         self.report = report
 
@@ -84,18 +102,36 @@ class ContinualEvaluator:
         popularity and item co-occurrence for item tasks, the majority class
         and a bag-of-items logistic regression for profile tasks. The report
         shows them beside the encoder.
+    seeds : sequence of int or None, default=None
+        Distinct ints >= 0. Several: one replicate per seed (a clone with
+        ``random_state=seed``) and :meth:`evaluate` returns a
+        :class:`ReplicatedReport`. One: a single run with that
+        ``random_state``. None: a single run as the encoder is. With
+        ``n_folds`` only the first seed is used.
+    n_folds : int or None, default=None
+        At least 2: the replicates are user folds
+        (:meth:`TaskStream.user_folds
+        <sklearn_teracon.datasets.TaskStream.user_folds>`, drawn with the
+        first seed, else the encoder's int ``random_state``, else 0): every
+        user of the stream is a test user exactly once.
     verbose : int, default=0
         1 prints one line when a task starts and its scores when it ends.
         The encoder's own ``verbose`` controls its progress bars.
 
     Attributes
     ----------
-    report_ : ContinualReport
+    report_ : ContinualReport or ReplicatedReport
         The report of the last :meth:`evaluate` call.
     encoder_ : ContinualUserEncoder
-        The clone trained over the whole stream by the last call.
+        The clone trained over the whole stream by the last call (of its
+        last replicate).
     single_task_encoders_ : dict of str to ContinualUserEncoder
-        The single-task models trained by the last call (``"compute"`` only).
+        The single-task models trained by the last call (``"compute"`` only;
+        of its last replicate).
+    test_rows_ : dict of str to dict of str to ndarray
+        Per task, the per-row test scores of the final encoder (``"final"``)
+        and of each baseline, as ``vs_best_baseline`` pairs them (of the
+        last replicate).
 
     Examples
     --------
@@ -110,12 +146,32 @@ class ContinualEvaluator:
     >>> report.R.shape
     (3, 3)
     >>> print(report)  # doctest: +SKIP
+
+    Two seeds: mean ± std over the replicates.
+
+    >>> evaluator = ContinualEvaluator(enc, single_task=None, seeds=[0, 1])
+    >>> replicated = evaluator.evaluate(stream)
+    >>> replicated.n_replicates, [len(r.task_names) for r in replicated.reports]
+    (2, [3, 3])
+    >>> replicated.std("final").shape
+    (3,)
     """
 
-    def __init__(self, encoder, *, single_task="compute", baselines=True, verbose=0):
+    def __init__(
+        self,
+        encoder,
+        *,
+        single_task: str | Sequence[float] | Mapping[str, float] | None = "compute",
+        baselines: bool = True,
+        seeds: Sequence[int] | None = None,
+        n_folds: int | None = None,
+        verbose: int = 0,
+    ):
         self.encoder = encoder
         self.single_task = single_task
         self.baselines = baselines
+        self.seeds = seeds
+        self.n_folds = n_folds
         self.verbose = verbose
 
     # -- validation --------------------------------------------------------------
@@ -193,7 +249,7 @@ class ContinualEvaluator:
             print(message, file=sys.stdout, flush=True)
 
     # -- the protocol ------------------------------------------------------------
-    def evaluate(self, stream) -> ContinualReport:
+    def evaluate(self, stream) -> ContinualReport | ReplicatedReport:
         """Run the protocol over ``stream`` and return the report.
 
         Parameters
@@ -204,17 +260,31 @@ class ContinualEvaluator:
 
         Returns
         -------
-        ContinualReport
+        ContinualReport or ReplicatedReport
+            A :class:`ReplicatedReport` with several seeds or with
+            ``n_folds``; otherwise the :class:`ContinualReport` of one run.
         """
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an int, got {self.verbose!r}")
+        seeds, n_folds = check_replicates(self.seeds, self.n_folds)
         tasks = self._check_stream(stream)
         names = [task.name for task in tasks]
         single = self._check_single_task(names)
+        if is_replicated(seeds, n_folds):
+            plan = plan_replicates(self.encoder, stream, tasks, seeds, n_folds)
+            return evaluate_replicates(self, plan, single)
+        encoder = self.encoder
+        if seeds is not None:
+            encoder = clone(encoder).set_params(random_state=seeds[0])
+        return self._evaluate_once(encoder, tasks, single, stream)
+
+    def _evaluate_once(self, encoder, tasks, single, stream) -> ContinualReport:
+        """One run of the protocol with ``encoder`` (cloned) over ``tasks``."""
+        names = [task.name for task in tasks]
         T = len(tasks)
         start = time.perf_counter()
 
-        enc = clone(self.encoder)
+        enc = clone(encoder)
         R = np.full((T, T), np.nan)
         fit_times = np.zeros(T)
         n_done = 0  # tasks trained and scored, for the report of an interruption
@@ -238,7 +308,7 @@ class ContinualEvaluator:
                 n_done = i + 1
         except KeyboardInterrupt as exc:
             raise self._interrupted(
-                enc, tasks[:n_done], R, fit_times, single, stream
+                encoder, enc, tasks[:n_done], R, fit_times, single, stream
             ) from exc
         metrics = [enc.tasks_[name].metric for name in names]
 
@@ -254,7 +324,7 @@ class ContinualEvaluator:
             try:
                 for j, task in enumerate(tasks[1:], start=1):
                     self._say(self._task_line("single task", j, T, task))
-                    alone = clone(self.encoder)
+                    alone = clone(encoder)
                     tic = time.perf_counter()
                     alone.partial_fit(*task.train, task=task.name)
                     single_fit_times[j] = time.perf_counter() - tic
@@ -265,7 +335,9 @@ class ContinualEvaluator:
                         f"{single_scores[j]:.4f} (continual: {R[j, j]:.4f})"
                     )
             except KeyboardInterrupt as exc:
-                raise self._interrupted(enc, tasks, R, fit_times, None, stream) from exc
+                raise self._interrupted(
+                    encoder, enc, tasks, R, fit_times, None, stream
+                ) from exc
         else:
             single_scores, source = single, "given"
         baseline_scores, baseline_rows = (
@@ -289,7 +361,7 @@ class ContinualEvaluator:
             single_task_fit_times=single_fit_times,
             task_relations=np.asarray(enc.task_relations_, dtype=np.float64),
             history=_jsonable(enc.history_),
-            params=_jsonable(self.encoder.get_params(deep=False)),
+            params=_jsonable(encoder.get_params(deep=False)),
             stream=str(getattr(stream, "name", "") or ""),
             n_test=[len(task.test[0]) for task in tasks],
             total_time=time.perf_counter() - start,
@@ -298,38 +370,22 @@ class ContinualEvaluator:
         )
         self.encoder_ = enc
         self.single_task_encoders_ = single_encoders
+        self.test_rows_ = {
+            task.name: {
+                FINAL: np.asarray(final_rows[j], dtype=np.float64),
+                **{b: rows[j] for b, rows in baseline_rows.items() if j in rows},
+            }
+            for j, task in enumerate(tasks)
+        }
         self.report_ = report
         return report
 
     def _score_baselines(self, tasks, metrics) -> tuple[dict, dict]:
-        """Every applicable baseline trained on each task's training split and
-        scored on its test split, in the task's metric.
-
-        Returns the scores (baseline name to one score per task, NaN where
-        it does not apply) and each baseline's per-row scores by task index.
-        """
-        scores: dict[str, np.ndarray] = {}
-        rows: dict[str, dict[int, np.ndarray]] = {}
-        for j, task in enumerate(tasks):
-            kind = str(getattr(task, "kind", "")) or (
-                "next_item" if task.train[1] is None else "profile"
-            )
-            for name, baseline in baselines_for(kind).items():
-                baseline.fit(*task.train)
-                task_rows = baseline.score_rows(*task.test, metric=metrics[j])
-                rows.setdefault(name, {})[j] = task_rows
-                row = scores.setdefault(name, np.full(len(tasks), np.nan))
-                row[j] = float(np.mean(task_rows))
-            self._say(
-                f"[baselines] {task.name}: "
-                + ", ".join(
-                    f"{n}={s[j]:.4f}" for n, s in scores.items() if s[j] == s[j]
-                )
-            )
-        return scores, rows
+        """The baselines' scores and per-row scores (:func:`score_baselines`)."""
+        return score_baselines(tasks, metrics, self._say)
 
     def _interrupted(
-        self, enc, done, R, fit_times, single, stream
+        self, encoder, enc, done, R, fit_times, single, stream
     ) -> EvaluationInterrupted:
         """The interruption to raise, with the report over the ``done`` tasks."""
         n = len(done)
@@ -346,7 +402,7 @@ class ContinualEvaluator:
             single_task_source="given" if given else None,
             task_relations=np.asarray(enc.task_relations_, dtype=np.float64)[:n, :n],
             history=_jsonable(enc.history_),
-            params=_jsonable(self.encoder.get_params(deep=False)),
+            params=_jsonable(encoder.get_params(deep=False)),
             stream=str(getattr(stream, "name", "") or ""),
             n_test=[len(task.test[0]) for task in done],
         )
@@ -360,19 +416,3 @@ class ContinualEvaluator:
         rows = len(task.train[0])
         detail = f"{kind}, {rows} training rows" if kind else f"{rows} training rows"
         return f"[{what} {i + 1}/{T}] {task.name} ({detail})"
-
-
-def _against_best_baseline(
-    rows, baseline_scores, baseline_rows, j: int, task
-) -> dict | None:
-    """The final encoder against task ``j``'s best-scoring baseline, paired over
-    its test users (one user per row unless the task says whose rows they
-    are); None when no baseline applies."""
-    applicable = [name for name, by_task in baseline_rows.items() if j in by_task]
-    if not applicable:
-        return None
-    best = max(applicable, key=lambda name: baseline_scores[name][j])
-    users = getattr(task, "users", None)
-    groups = users.get("test") if isinstance(users, Mapping) else None
-    difference = paired_difference(rows, baseline_rows[best][j], groups)
-    return {"baseline": best, **difference._asdict()}

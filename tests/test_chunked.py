@@ -10,6 +10,7 @@ import sklearn_teracon.training.net as net_module
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.metrics import score_ranks, score_with_metric, target_ranks
 from sklearn_teracon.nn.chunked import (
+    bag_cross_entropy,
     chunked_cross_entropy,
     chunked_logit_mse,
     chunked_logits_finite,
@@ -167,6 +168,27 @@ def test_score_ranks_refuses_accuracy_and_bad_ranks():
         score_ranks("mrr@5", [0.0])
 
 
+def test_bag_loss_is_the_cross_entropy_of_every_user_item_pair(monkeypatch):
+    gen = torch.Generator().manual_seed(0)
+    users = torch.randn(4, DIM, generator=gen, dtype=torch.float64)
+    head = torch.nn.Linear(DIM, N_COLUMNS).double()
+    items = torch.tensor([[0, 0, 3, 5], [1, 2, 3, 4], [0, 0, 0, 0], [0, 6, 6, 2]])
+    real = items > 0
+    pairs = F.cross_entropy(head(users[real.nonzero()[:, 0]]), items[real])
+    torch.testing.assert_close(bag_cross_entropy(users, head, items), pairs)
+    monkeypatch.setattr(chunked_module, "logits_chunk_size", lambda n, v: 2)
+    torch.testing.assert_close(bag_cross_entropy(users, head, items), pairs)
+    assert bag_cross_entropy(users, head, torch.zeros_like(items)) == 0
+
+
+def test_bag_weight_adds_to_the_next_item_loss(toy):
+    plain = _learn_two_tasks(toy)
+    bag = _learn_two_tasks(toy, bag_weight=1.0)
+    assert bag.history_["next_item"][0]["train_loss"] > (
+        plain.history_["next_item"][0]["train_loss"] + 1.0
+    )
+
+
 # -- the estimator, with chunks forced small -------------------------------------
 def _small_chunks(monkeypatch, columns=3, users=5):
     for module in (net_module, chunked_module):
@@ -174,22 +196,24 @@ def _small_chunks(monkeypatch, columns=3, users=5):
     monkeypatch.setattr(net_module, "users_per_pass", lambda n, *_: min(users, n))
 
 
-def _learn_two_tasks(toy):
+def _learn_two_tasks(toy, **extra):
     seqs, groups, _ = toy
     # Without dropout: its random draws follow the user chunks, so chunking
     # would change which units drop.
     params = {**TINY, "max_epochs": 1, "alpha": 1.0, "next_item_dropout": 0}
-    enc = ContinualUserEncoder(**params)
+    enc = ContinualUserEncoder(**params, **extra)
     enc.partial_fit(seqs)
     return enc.partial_fit(seqs, groups, task="group")
 
 
-def test_training_in_chunks_equals_training_in_one(toy, monkeypatch):
-    # Next-item loss chunked over items, retention of next item chunked over
-    # items and users (checkpointed): the same training, within rounding.
-    plain = _learn_two_tasks(toy)
+@pytest.mark.parametrize("bag_weight", [0.0, 1.0])
+def test_training_in_chunks_equals_training_in_one(toy, monkeypatch, bag_weight):
+    # Next-item loss (and its bag of items) chunked over items, retention of
+    # next item chunked over items and users (checkpointed): the same
+    # training, within rounding.
+    plain = _learn_two_tasks(toy, bag_weight=bag_weight)
     _small_chunks(monkeypatch)
-    chunked = _learn_two_tasks(toy)
+    chunked = _learn_two_tasks(toy, bag_weight=bag_weight)
     for task in ("next_item", "group"):
         for a, b in zip(plain.history_[task], chunked.history_[task]):
             np.testing.assert_allclose(a["train_loss"], b["train_loss"], rtol=1e-4)

@@ -11,7 +11,7 @@ import pytest
 
 from sklearn_teracon import ContinualUserEncoder, cli
 from sklearn_teracon.cli import main
-from sklearn_teracon.evaluation import ContinualReport
+from sklearn_teracon.evaluation import ContinualReport, ReplicatedReport
 from sklearn_teracon.metrics import backward_transfer
 
 TINY_RUN = [
@@ -199,6 +199,8 @@ def test_run_help_lists_the_options(capsys):
         "--device",
         "--seed",
         "--no-single-task",
+        "--seeds",
+        "--folds",
         "--out",
     ):
         assert option in text
@@ -242,6 +244,13 @@ SMALL = ["run", "--dataset", "synthetic", "--n-users", "60", "--n-items", "48"]
         (["run", "--n-users", "50"], ["--n-users", "synthetic"]),
         (["run", "--dataset", "synthetic", "--n-items", "10"], ["n_items", "10"]),
         (["run", "--frobnicate"], ["--frobnicate"]),
+        ([*SMALL, "--seeds", "0,0"], ["--seeds", "distinct seeds", "'0,0'"]),
+        ([*SMALL, "--seeds", ""], ["--seeds", "distinct seeds", "''"]),
+        ([*SMALL, "--seeds", "0,x"], ["--seeds", "'0,x'"]),
+        ([*SMALL, "--folds", "1"], ["--folds", "integer >= 2", "'1'"]),
+        ([*SMALL, "--folds", "61"], ["n_folds", "number of users (60)", "61"]),
+        (["compare", *SMALL[1:], "--folds", "1"], ["--folds", "'1'"]),
+        (["compare", *SMALL[1:], "--seeds", "1,1"], ["--seeds", "'1,1'"]),
         ([], ["COMMAND"]),
     ],
 )
@@ -341,3 +350,49 @@ def test_traceback_option_reraises(tmp_path, monkeypatch):
     assert_one_line_error(code, stderr, "RuntimeError: boom", expected=False)
     with pytest.raises(RuntimeError, match="boom"):
         main([*argv, "--traceback"])
+
+
+# --------------------------------------------------------------------------- #
+# replicates: --seeds and --folds
+# --------------------------------------------------------------------------- #
+def test_run_over_seeds_writes_its_files_and_prints_mean_and_std(tmp_path):
+    out = tmp_path / "seeds"
+    argv = [*TINY_RUN, "--tasks", "next_item,category", "--seeds", "0,1"]
+    code, stdout, stderr = call([*argv, "--out", str(out), "-q"])
+    assert code == 0, stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["relations.png", "report.json", "report.md", "transfer.png"]
+    report = ReplicatedReport.load_json(out / "report.json")
+    assert report.replicates == [{"seed": 0, "fold": None}, {"seed": 1, "fold": None}]
+    assert report.to_text() in stdout
+    assert "2 seeds (0, 1)" in stdout and "mean ± std" in stdout
+    row = next(line for line in stdout.splitlines() if line.startswith("category"))
+    assert row.count(" ± ") >= 3  # after own, final, single, baselines
+    assert "pooled over 2 replicates" in stdout
+    assert "### Replicates" in (out / "report.md").read_text()
+
+
+def test_one_seed_is_todays_run(tmp_path):
+    argv = [*TINY_RUN, "--tasks", "category", "--no-single-task", "-q"]
+    _, today, _ = call([*argv, "--seed", "0", "--out", str(tmp_path / "a")])
+    code, one, stderr = call([*argv, "--seeds", "0", "--out", str(tmp_path / "b")])
+    assert code == 0, stderr
+
+    def table(stdout):
+        return stdout[: stdout.index("wrote")]
+
+    assert table(one) == table(today) and "±" not in one
+    assert ContinualReport.load_json(tmp_path / "b" / "report.json").R.shape == (1, 1)
+
+
+def test_compare_over_folds(tmp_path):
+    argv = ["compare", *TINY_RUN[1:], "--tasks", "next_item,category"]
+    argv += ["--strategies", "teracon", "--folds", "2", "-q", "--out", str(tmp_path)]
+    code, stdout, stderr = call(argv)
+    assert code == 0, stderr
+    assert "mean ± std over 2 user folds (seed 0)" in stdout
+    assert "teracon against the best baseline" in stdout
+    saved = json.loads((tmp_path / "compare.json").read_text())
+    assert saved["replicates"] == [{"seed": 0, "fold": 0}, {"seed": 0, "fold": 1}]
+    assert len(saved["strategies"]["teracon"]["per_replicate"]) == 2
+    assert "±" in (tmp_path / "compare.md").read_text()

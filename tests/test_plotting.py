@@ -14,9 +14,11 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from sklearn_teracon import plotting  # noqa: E402
 from sklearn_teracon.plotting import (  # noqa: E402
+    plot_learning_curve,
     plot_task_relations,
     plot_transfer_matrix,
 )
+from sklearn_teracon.transfer import LabelScarceReport  # noqa: E402
 
 NAMES = ["next_item", "click", "five_star", "age", "gender", "occupation"]
 METRICS = ["mrr@5", "mrr@5", "mrr@5", "accuracy", "accuracy", "accuracy"]
@@ -207,6 +209,66 @@ def test_task_relations_bad_shapes(rel, names, match):
 
 
 # --------------------------------------------------------------------------- #
+# plot_learning_curve
+# --------------------------------------------------------------------------- #
+def _label_scarce_report(n_labelled=(10, 100, None), clipped=False):
+    """Two tasks, three methods, two replicates; "all" is 150 users."""
+    methods = ["teracon", "single", "popularity"]
+    scores, users = {}, {}
+    for t, task in enumerate(["age", "gender"]):
+        for i, n in enumerate(n_labelled):
+            for m, method in enumerate(methods):
+                for r in range(2):
+                    scores[(task, n, method, r)] = 0.1 * i + 0.05 * m + 0.02 * r + t
+                drawn = 150 if n is None or (clipped and n > 150) else n
+                users[(0, task, n)] = users[(1, task, n)] = np.arange(drawn)
+    return LabelScarceReport(
+        task_names=["age", "gender"],
+        metrics=["accuracy", "accuracy"],
+        n_labelled=list(n_labelled),
+        methods=methods,
+        encoder_method="teracon",
+        baselines=["popularity"],
+        replicates=[{"seed": 0}, {"seed": 1}],
+        scores=scores,
+        labelled_users=users,
+    )
+
+
+def test_learning_curve_lines_bands_and_log_axis():
+    report = _label_scarce_report()
+    fig = plot_learning_curve(report, "gender")
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["teracon", "single", "popularity"]
+    assert [line.get_linestyle() for line in lines] == ["-", "--", ":"]
+    np.testing.assert_allclose(lines[0].get_xdata(), [10, 100, 150])
+    # Mean of the two replicates: 0.00 and 0.02 above the base score.
+    np.testing.assert_allclose(lines[0].get_ydata(), [1.01, 1.11, 1.21])
+    assert len(ax.collections) == 3  # one +-std band per method
+    assert ax.get_xscale() == "log"
+    assert _tick_texts(ax.get_xticklabels()) == ["10", "100", "all (150)"]
+    assert ax.get_title() == "gender: score by labelled users"
+    assert ax.get_ylabel() == "test accuracy"
+    # Default: the first task.
+    assert plot_learning_curve(report).axes[0].get_title().startswith("age:")
+
+
+def test_learning_curve_drops_an_n_clipped_to_all():
+    report = _label_scarce_report((10, 1000, None), clipped=True)
+    ax = plot_learning_curve(report, title=None).axes[0]
+    assert _tick_texts(ax.get_xticklabels()) == ["10", "all (150)"]
+
+
+def test_learning_curve_draws_on_given_axes_and_rejects_unknown_tasks():
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plot_learning_curve(_label_scarce_report(), ax=right) is fig
+    assert len(right.get_lines()) == 3 and len(left.get_lines()) == 0
+    with pytest.raises(ValueError, match="no task 'height'"):
+        plot_learning_curve(_label_scarce_report(), "height")
+
+
+# --------------------------------------------------------------------------- #
 # readability and packaging
 # --------------------------------------------------------------------------- #
 def test_figure_size_scales_with_number_of_tasks():
@@ -233,6 +295,8 @@ def test_missing_matplotlib_gives_install_hint(monkeypatch):
         plot_transfer_matrix(np.eye(2), ["a", "b"])
     with pytest.raises(ImportError, match=r"pip install sklearn-teracon\[plotting\]"):
         plot_task_relations(np.eye(2), ["a", "b"])
+    with pytest.raises(ImportError, match=r"pip install sklearn-teracon\[plotting\]"):
+        plot_learning_curve(_label_scarce_report())
 
 
 def test_module_does_not_import_matplotlib_at_import_time():

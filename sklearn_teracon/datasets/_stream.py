@@ -411,6 +411,93 @@ class TaskStream:
         )
         return self._derive((*self._tasks, noise))
 
+    def user_folds(
+        self,
+        n_folds: int,
+        random_state: int | np.random.RandomState | None = 0,
+    ) -> Iterator[TaskStream]:
+        """User-disjoint k-fold cross-validation over the users of the stream.
+
+        Every user of any task and split (train, validation or test) goes into
+        exactly one of ``n_folds`` folds of near-equal size. Fold ``f``'s
+        stream has the same tasks in the same order, its test split holding
+        the rows of fold ``f``'s users and its training split those of all
+        other folds' users, so over the folds every user is a test user
+        exactly once, and a test user is never trained on in any task. The
+        validation splits are empty: the stream's validation users join the
+        pool (the encoder holds out its own validation users from its
+        training split). Each task's ``classes`` are those of its new
+        training split.
+
+        Parameters
+        ----------
+        n_folds : int
+            Number of folds, at least 2 and at most the number of users.
+        random_state : int, RandomState instance or None, default=0
+            Seeds the assignment of users to folds.
+
+        Yields
+        ------
+        TaskStream
+            One stream per fold, ``info["fold"]`` its index and
+            ``info["n_folds"]`` the number of folds.
+
+        Examples
+        --------
+        >>> from sklearn_teracon.datasets import make_synthetic_stream
+        >>> stream = make_synthetic_stream(n_users=200, random_state=0)
+        >>> folds = list(stream.user_folds(4))
+        >>> [len(fold["category"].test[0]) for fold in folds]
+        [50, 50, 50, 50]
+        >>> folds[0]["category"].n_rows["validation"]
+        0
+        """
+        everyone: dict[str, list] = {}
+        for task in self._tasks:
+            X = [seq for split in SPLITS for seq in getattr(task, split)[0]]
+            y = None
+            if task.kind != "next_item":
+                y = np.concatenate([np.asarray(getattr(task, s)[1]) for s in SPLITS])
+            users = np.concatenate([task.users[s] for s in SPLITS]).astype(np.int64)
+            everyone[task.name] = [users, X, y]
+        pool = np.unique(np.concatenate([u for u, _, _ in everyone.values()]))
+        if (
+            isinstance(n_folds, bool)
+            or not isinstance(n_folds, Integral)
+            or not 2 <= n_folds <= pool.size
+        ):
+            raise ValueError(
+                f"n_folds must be an int from 2 to the number of users "
+                f"({pool.size}), got {n_folds!r}."
+            )
+        shuffled = check_random_state(random_state).permutation(pool)
+        folds = np.array_split(shuffled, int(n_folds))
+        empty = np.zeros(0, dtype=np.int64)
+        for f, test in enumerate(folds):
+            rest = np.concatenate([fold for g, fold in enumerate(folds) if g != f])
+            splits = {
+                "train": np.sort(rest),
+                "validation": empty,
+                "test": np.sort(test),
+            }
+            tasks = []
+            for task in self._tasks:
+                users, X, y = everyone[task.name]
+                order = np.argsort(users, kind="stable")  # rows grouped by user
+                tasks.append(
+                    make_task(
+                        task.name,
+                        task.kind,
+                        row_users=users[order],
+                        X=[X[r] for r in order.tolist()],
+                        y=None if y is None else y[order],
+                        splits=splits,
+                        description=task.description,
+                    )
+                )
+            # Per-split latent factors are row-aligned with the old splits.
+            yield self._derive(tasks, fold=f, n_folds=int(n_folds), latent_factors=None)
+
     def _table_rows(self) -> list[list[str]]:
         rows = []
         for task in self._tasks:

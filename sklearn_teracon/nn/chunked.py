@@ -364,6 +364,33 @@ def head_cross_entropy(
     return chunked_cross_entropy(rows, head.weight, head.bias, targets, chunk_size)
 
 
+def bag_cross_entropy(
+    users: torch.Tensor, head: torch.nn.Linear, items: torch.Tensor
+) -> torch.Tensor:
+    """Mean cross-entropy of ``head`` over every (user, item) pair of a batch.
+
+    ``users`` ``[batch, d]`` are the users' representations, ``items``
+    ``[batch, length]`` their item indices (0: padding, never a target):
+    each user's row of logits should put its mass on the user's items, the
+    multinomial likelihood of the bag of items (as in Mult-VAE), so the
+    representation keeps what the whole history says about the user. The
+    logits are computed once per user, not once per pair; in vocabulary
+    chunks where one chunk cannot hold them.
+    """
+    real = items > 0
+    n_pairs = real.sum()
+    if not bool(n_pairs):
+        return users.sum() * 0.0
+    chunk_size = logits_chunk_size(len(users), head.out_features)
+    if chunk_size < head.out_features:
+        user_of_pair = real.nonzero()[:, 0]
+        return head_cross_entropy(users[user_of_pair], head, items[real])
+    logits = head(users)
+    logits = logits.to(_accumulation_dtype(logits.dtype))
+    own = logits.gather(1, items).masked_fill(~real, 0.0).sum()
+    return (logits.logsumexp(1) @ real.sum(1).to(logits.dtype) - own) / n_pairs
+
+
 def head_logit_mse(
     rows: torch.Tensor,
     head: torch.nn.Linear,
@@ -481,6 +508,7 @@ def chunked_top_k(
 __all__ = [
     "ACTIVATION_CHUNK_BYTES",
     "LOGITS_CHUNK_BYTES",
+    "bag_cross_entropy",
     "chunked_cross_entropy",
     "chunked_logit_mse",
     "chunked_logits_finite",

@@ -16,6 +16,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..nn import NEXT_ITEM, TeraconModule
 from ..nn.chunked import (
+    bag_cross_entropy,
     chunked_logits_finite,
     chunked_target_ranks,
     chunked_top_k,
@@ -28,6 +29,12 @@ from ..strategies.base import Strategy, StrategyCallback
 from . import backward_step
 from ._precision import at_precision, autocast, check_precision
 from .callbacks import ScaleAnnealing, StopOnNonFinite
+from .few_labels import (
+    START_MARGIN,
+    EarlyStoppingFromStart,
+    MajorityFallback,
+    ProbeHeadInit,
+)
 from .progress import BatchProgressBar, EpochTable, TaskLine
 
 
@@ -70,6 +77,11 @@ class ContinualNet(NeuralNet):
     precision : {"float32", "bfloat16"}
         The arithmetic of the forward passes in training and inference
         (see :func:`~sklearn_teracon.training._precision.autocast`).
+    bag_weight : float
+        Weight of the bag-of-items term of a next-item task's loss
+        (:func:`~sklearn_teracon.nn.chunked.bag_cross_entropy`): the user
+        representation, read out as labelled heads read it, predicts the
+        user's items through the next-item head. 0 leaves it out.
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
@@ -82,6 +94,7 @@ class ContinualNet(NeuralNet):
         s: float = 50.0,
         readout: str = "last",
         precision: str = "float32",
+        bag_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
@@ -89,6 +102,7 @@ class ContinualNet(NeuralNet):
         self.s = s
         self.readout = readout
         self.precision = precision
+        self.bag_weight = bag_weight
 
     # -- task bookkeeping ---------------------------------------------------
     def start_task(self, task: int, task_names: list[str] | None = None) -> None:
@@ -230,13 +244,16 @@ class ContinualNet(NeuralNet):
         s: float,
         positions=None,
         dropout: bool = True,
-    ) -> torch.Tensor:
+        with_users: bool = False,
+    ):
         """The hidden rows ``task``'s head reads: at ``positions`` or one per user.
 
         A next-item head always reads the last position (the next item
         follows it); labelled heads read the ``readout`` representation.
         ``dropout=False`` runs the pass without the backbone's dropout even in
         training mode (retention compares with a teacher that has none).
+        ``with_users`` also returns the ``readout`` representation of each
+        user from the same pass: ``(rows, users)``.
 
         Under autograd, a batch whose backbone activations would pass
         :data:`~sklearn_teracon.nn.chunked.ACTIVATION_CHUNK_BYTES` runs in
@@ -249,7 +266,7 @@ class ContinualNet(NeuralNet):
             len(items), items.shape[-1], backbone.dim, backbone.n_slots
         )
         if step >= len(items) or not torch.is_grad_enabled():
-            return self._rows(module, items, task, s, positions, dropout)
+            return self._rows(module, items, task, s, positions, dropout, with_users)
         parts = [
             # ``dropout`` is an argument, so the recomputation in backward
             # runs the pass exactly as the forward did.
@@ -261,20 +278,27 @@ class ContinualNet(NeuralNet):
                 s,
                 None if positions is None else positions[start : start + step],
                 dropout,
+                with_users,
                 use_reentrant=False,
             )
             for start in range(0, len(items), step)
         ]
+        if with_users:
+            return tuple(torch.cat(part) for part in zip(*parts))
         return torch.cat(parts)
 
-    def _rows(self, module, items, task, s, positions, dropout) -> torch.Tensor:
+    def _rows(self, module, items, task, s, positions, dropout, with_users=False):
         with contextlib.nullcontext() if dropout else module.backbone.no_dropout():
             hidden = self.strategy.hidden(module, items, task, s)
         if positions is not None:
-            return hidden[positions]
-        if self._kind(task) == NEXT_ITEM:
-            return hidden[:, -1]
-        return read_out(hidden, items, self.readout)
+            rows = hidden[positions]
+        elif self._kind(task) == NEXT_ITEM:
+            rows = hidden[:, -1]
+        else:
+            rows = read_out(hidden, items, self.readout)
+        if with_users:
+            return rows, read_out(hidden, items, self.readout)
+        return rows
 
     def task_logits(
         self,
@@ -298,11 +322,22 @@ class ContinualNet(NeuralNet):
         # logits would not fit (``_cross_entropy``).
         if self._kind(task) == NEXT_ITEM:
             inputs, _, positions = self._next_item_positions(x)
-            return self.task_rows(self.module_, inputs, task, s, positions)
+            with_users = self.bag_weight > 0 and self.module_.training
+            return self.task_rows(
+                self.module_, inputs, task, s, positions, with_users=with_users
+            )
         return self.task_logits(self.module_, x, task, s)
 
     def _cross_entropy(self, y_pred, y_true, X: torch.Tensor, task: int):
-        """Cross-entropy of ``_infer``'s output: logits, or a next-item task's rows."""
+        """Cross-entropy of ``_infer``'s output: logits, or a next-item task's rows.
+
+        A next-item task's output may also hold the users' representations
+        (``bag_weight``): their bag-of-items loss is added.
+        """
+        if isinstance(y_pred, tuple):
+            y_pred, users = y_pred
+            bag = bag_cross_entropy(users, self.module_.heads[task], X)
+            return self._cross_entropy(y_pred, y_true, X, task) + self.bag_weight * bag
         if self._kind(task) == NEXT_ITEM:
             _, targets, positions = self._next_item_positions(X)
             y_true = targets[positions]
@@ -476,6 +511,9 @@ def build_net(
     verbose: int,
     seed: int,
     task_name: str | None = None,
+    probe_head: bool = False,
+    majority_fallback: bool = False,
+    bag_weight: float = 0.0,
 ) -> ContinualNet:
     """An initialised :class:`ContinualNet` around ``module`` (a new one if None).
 
@@ -488,7 +526,10 @@ def build_net(
     of the net's forward passes (:func:`~sklearn_teracon.training._precision.autocast`).
     ``task_name`` (None for a net that only predicts) names the task in the
     console output and in the files of callbacks with a ``fn_prefix``
-    (``Checkpoint``, ``TrainEndCheckpoint``).
+    (``Checkpoint``, ``TrainEndCheckpoint``). ``probe_head`` starts the
+    task's head as a probe on the frozen representation and
+    ``majority_fallback`` ends a task that does worse than its majority
+    class on the validation users as that class (:mod:`.few_labels`).
     """
     check_precision(precision)
     train_split = (
@@ -501,14 +542,25 @@ def build_net(
         ("stop_on_non_finite", StopOnNonFinite(task_name)),
         ("strategy", StrategyCallback()),
     ]
+    # In this order: early stopping's first candidate is the probe, and the
+    # fallback judges the weights early stopping restored.
+    if probe_head:
+        named.append(("probe_head", ProbeHeadInit(random_state=seed)))
     if patience:
         monitor = "valid_loss" if train_split is not None else "train_loss"
         named.append(
             (
                 "early_stopping",
-                EarlyStopping(monitor=monitor, patience=patience, load_best=True),
+                EarlyStoppingFromStart(
+                    monitor=monitor,
+                    patience=patience,
+                    load_best=True,
+                    start_margin=START_MARGIN if majority_fallback else None,
+                ),
             )
         )
+    if majority_fallback and train_split is not None:
+        named.append(("majority_fallback", MajorityFallback()))
     if task_name is not None:
         named.append(("task_line", TaskLine(task_name)))
     if verbose >= 2 and task_name is not None:
@@ -548,6 +600,7 @@ def build_net(
         s=s,
         readout=readout,
         precision=precision,
+        bag_weight=bag_weight,
     )
     return net.initialize()
 
