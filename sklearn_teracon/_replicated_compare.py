@@ -17,7 +17,7 @@ import numpy as np
 
 from ._replicated_report import FINAL, ReplicatedReport, mean_std, replicates_text
 from ._replicates import Replicate, replicate_rows
-from ._report import _fmt, _fmt_gap
+from ._report import _fmt, _fmt_gap, _markdown_table, _text_table
 from ._report_json import _jsonable
 from ._vs_baseline import _against_best_baseline, score_baselines
 
@@ -59,17 +59,9 @@ def gap_lines(comparison, markdown: bool = False) -> list[str]:
     )
     verdicts = [report.verdict_sentence(who=name) for name, report in reports.items()]
     if markdown:
-        table = [
-            "| " + " | ".join(header) + " |",
-            "|---|" + "---:|" * (len(header) - 1),
-        ]
-        table += ["| " + " | ".join(row) + " |" for row in rows]
+        table = _markdown_table(header, rows, 1)
         return ["", intro, "", *table, "", *(f"- {v}" for v in verdicts)]
-    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
-    table = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-        for row in [header, *rows]
-    ]
+    table = _text_table([header, *rows], left=range(len(header)))
     return ["", intro, *table, *verdicts]
 
 

@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 
-from ._report import ContinualReport, _fmt
-from ._report_json import GAP_KEYS, _jsonable, _nan_if_none
+from ._report import ContinualReport, _fmt, _markdown_table
+from ._report_json import GAP_KEYS, _jsonable, _nan_if_none, json_object
 
 __all__ = ["as_dict", "frame", "from_json", "markdown", "replicates_text"]
 
@@ -42,9 +42,7 @@ def markdown(report) -> str:
         "mean ± std over the replicates.",
         "",
     ]
-    out.append("| " + " | ".join(header) + " |")
-    out.append("|---|---|" + "---:|" * (len(header) - 2))
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += _markdown_table(header, rows, 2)
     out.append("")
     out += [
         f"- **{label}**: {value} ({note})" for label, value, note in report._summary()
@@ -138,14 +136,7 @@ def as_dict(report) -> dict:
 
 def from_json(cls, text: str):
     """:meth:`ReplicatedReport.from_json`: a ``cls`` from ``text``."""
-    try:
-        data = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"not a replicated report: invalid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(
-            f"not a replicated report: expected a JSON object with format {FORMAT!r}"
-        )
+    data = json_object(text, FORMAT, "replicated report")
     try:
         gaps = [
             None

@@ -8,12 +8,11 @@ best baseline with a paired interval that pools the replicates' test rows.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _report_json
 from ._replicated_io import (
     SCALARS,
     as_dict,
@@ -22,7 +21,14 @@ from ._replicated_io import (
     markdown,
     replicates_text,
 )
-from ._report import ContinualReport, _fmt, _fmt_gap
+from ._report import (
+    ContinualReport,
+    _fmt,
+    _fmt_gap,
+    _summary_text,
+    _text_table,
+    _verdict_parts,
+)
 from ._transfer_report import _pooled_difference
 
 __all__ = ["ReplicatedReport", "replicates_text"]
@@ -268,14 +274,10 @@ class ReplicatedReport:
         """:meth:`baseline_verdict` in words; None without baselines."""
         if all(gap is None for gap in self.vs_best_baseline):
             return None
-        parts = [
-            f"{words} {', '.join(names)}"
-            for words, names in zip(
-                ("ahead of it on", "within noise of it on", "behind it on"),
-                self.baseline_verdict().values(),
-            )
-            if names
-        ]
+        parts = _verdict_parts(
+            self.baseline_verdict(),
+            ("ahead of it on", "within noise of it on", "behind it on"),
+        )
         return (
             f"{who or 'Final score'} against the best baseline (95 % interval over "
             f"the test users, pooled over {self.n_replicates} replicates): "
@@ -329,26 +331,11 @@ class ReplicatedReport:
         str
         """
         header, rows = self._table()
-        table = [header, *rows]
-        widths = [max(len(row[c]) for row in table) for c in range(len(header))]
         left = {0, 1} | ({len(header) - 1} if "[95% CI]" in header[-1] else set())
-
-        def fmt(row):
-            return "  ".join(
-                cell.ljust(w) if c in left else cell.rjust(w)
-                for c, (cell, w) in enumerate(zip(row, widths))
-            ).rstrip()
-
-        rule = "-" * len(fmt(header))
+        header, *rows = _text_table([header, *rows], left)
+        rule = "-" * len(header)
         lines = [self._title(), "Scores: mean ± std over the replicates."]
-        lines += [fmt(header), rule, *(fmt(r) for r in rows), rule]
-        summary = self._summary()
-        label_w = max(len(label) for label, _, _ in summary)
-        value_w = max(len(value) for _, value, _ in summary)
-        lines += [
-            f"{label.ljust(label_w)}  {value.rjust(value_w)}  ({note})"
-            for label, value, note in summary
-        ]
+        lines += [header, rule, *rows, rule, *_summary_text(self._summary())]
         sentence = self.verdict_sentence()
         lines += [sentence] if sentence else []
         lines += [f"note: {note}" for note in self.notes]
@@ -393,15 +380,8 @@ class ReplicatedReport:
         """A JSON-compatible dict (NaN as None); per-row scores are left out."""
         return as_dict(self)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """Strict JSON; :meth:`from_json` reads it back (without per-row
-        scores: the pooled intervals are the ones stored)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def save_json(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_json` to ``path`` (UTF-8)."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json() + "\n")
+    to_json = _report_json.to_json
+    save_json = _report_json.save_json
 
     @classmethod
     def from_json(cls, text: str) -> ReplicatedReport:
@@ -414,8 +394,4 @@ class ReplicatedReport:
         """
         return from_json(cls, text)
 
-    @classmethod
-    def load_json(cls, path: str | os.PathLike) -> ReplicatedReport:
-        """Read a report file written by :meth:`save_json`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+    load_json = classmethod(_report_json.load_json)

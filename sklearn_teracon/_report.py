@@ -8,13 +8,13 @@ as a text table, Markdown, JSON or a pandas DataFrame.
 from __future__ import annotations
 
 import json
-import os
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _report_json
 from ._report_json import (
     FORMAT,
     FORMAT_VERSION,
@@ -52,6 +52,66 @@ def _fmt_gap(entry: dict | None) -> str:
     return (
         f"{_fmt(entry['difference'], signed=True)} [{low}, {high}] {entry['baseline']}"
     )
+
+
+def _verdict(gaps) -> dict[str, list[str]]:
+    """The names of ``(name, gap)`` pairs whose gap's interval lies above 0
+    (``"ahead"``), holds 0 (``"within_noise"``) or lies below 0 (``"behind"``);
+    a None gap is left out."""
+    verdict: dict[str, list[str]] = {"ahead": [], "within_noise": [], "behind": []}
+    for name, gap in gaps:
+        if gap is None:
+            continue
+        side = (
+            "ahead"
+            if gap["low"] > 0
+            else "behind"
+            if gap["high"] < 0
+            else "within_noise"
+        )
+        verdict[side].append(name)
+    return verdict
+
+
+def _verdict_parts(
+    verdict: dict[str, list[str]],
+    words: tuple[str, str, str] = ("ahead on", "within noise on", "behind on"),
+) -> list[str]:
+    """Each non-empty side of a :func:`_verdict` after its words:
+    ``["ahead on a, b", "behind on c"]``."""
+    return [
+        f"{w} {', '.join(names)}" for w, names in zip(words, verdict.values()) if names
+    ]
+
+
+def _text_table(table: list[list[str]], left) -> list[str]:
+    """The rows of ``table`` as lines of columns two spaces apart: the columns
+    whose index is in ``left`` left-aligned, the others right-aligned."""
+    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+    return [
+        "  ".join(
+            cell.ljust(w) if c in left else cell.rjust(w)
+            for c, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in table
+    ]
+
+
+def _summary_text(summary: list[tuple[str, str, str]]) -> list[str]:
+    """``(label, value, note)`` triples as aligned ``label  value  (note)`` lines."""
+    return _text_table(
+        [[label, value, f"({note})"] for label, value, note in summary], {0, 2}
+    )
+
+
+def _markdown_table(header: list[str], rows, n_left: int) -> list[str]:
+    """A Markdown table: its first ``n_left`` columns left-aligned, the others
+    right-aligned."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * n_left + "---:|" * (len(header) - n_left),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
 def _fmt(value: float, signed: bool = False, digits: int = 4) -> str:
@@ -290,32 +350,13 @@ class ContinualReport:
         >>> report.baseline_verdict()
         {'ahead': ['age'], 'within_noise': [], 'behind': []}
         """
-        verdict: dict[str, list[str]] = {"ahead": [], "within_noise": [], "behind": []}
-        for name, gap in zip(self.task_names, self.vs_best_baseline):
-            if gap is None:
-                continue
-            side = (
-                "ahead"
-                if gap["low"] > 0
-                else "behind"
-                if gap["high"] < 0
-                else "within_noise"
-            )
-            verdict[side].append(name)
-        return verdict
+        return _verdict(zip(self.task_names, self.vs_best_baseline))
 
     def _verdict_sentence(self) -> str | None:
         """:meth:`baseline_verdict` in words; None without baselines."""
         if not self._has_gaps:
             return None
-        parts = [
-            f"{words} {', '.join(names)}"
-            for words, names in zip(
-                ("ahead on", "within noise on", "behind on"),
-                self.baseline_verdict().values(),
-            )
-            if names
-        ]
+        parts = _verdict_parts(self.baseline_verdict())
         return (
             "Against the best baseline (95 % interval over the test users): "
             + "; ".join(parts)
@@ -351,32 +392,16 @@ class ContinualReport:
         -------
         str
         """
-        rows = [list(self._header), *self._rows()]
-        widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-
         # Names left, numbers right; the comparison cell ends in a name.
-        left = {0, 1, len(widths) - 1} if self._has_gaps else {0, 1}
-
-        def fmt(row):
-            cells = [
-                cell.ljust(w) if c in left else cell.rjust(w)
-                for c, (cell, w) in enumerate(zip(row, widths))
-            ]
-            return "  ".join(cells).rstrip()
-
-        rule = "-" * len(fmt(rows[0]))
+        left = {0, 1, len(self._header) - 1} if self._has_gaps else {0, 1}
+        header, *rows = _text_table([list(self._header), *self._rows()], left)
+        rule = "-" * len(header)
         plural = "" if self.n_tasks == 1 else "s"
         title = f"Continual evaluation: {self.n_tasks} task{plural}"
         if self.stream:
             title += f" of {self.stream!r}"
-        lines = [title, fmt(rows[0]), rule, *(fmt(r) for r in rows[1:]), rule]
-        summary = self._summary_lines()
-        label_width = max(len(label) for label, _, _ in summary)
-        value_width = max(len(value) for _, value, _ in summary)
-        for label, value, note in summary:
-            lines.append(
-                f"{label.ljust(label_width)}  {value.rjust(value_width)}  ({note})"
-            )
+        lines = [title, header, rule, *rows, rule]
+        lines += _summary_text(self._summary_lines())
         verdict = self._verdict_sentence()
         if verdict:
             lines.append(verdict)
@@ -411,10 +436,7 @@ class ContinualReport:
             "single task",
             *self._header[5:],
         ]
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|---|---|" + "---:|" * (len(header) - 2))
-        for row in self._rows():
-            out.append("| " + " | ".join(row) + " |")
+        out += _markdown_table(header, self._rows(), 2)
         out.append("")
         for label, value, note in self._summary_lines():
             out.append(f"- **{label}**: {value} ({note})")
@@ -564,11 +586,7 @@ class ContinualReport:
         """
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def save_json(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_json` to ``path`` (UTF-8)."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-            f.write("\n")
+    save_json = _report_json.save_json
 
     @classmethod
     def from_json(cls, text: str) -> ContinualReport:
@@ -594,8 +612,4 @@ class ContinualReport:
         except (ValueError, OverflowError) as exc:
             raise ValueError(f"not a valid continual report: {exc}") from exc
 
-    @classmethod
-    def load_json(cls, path: str | os.PathLike) -> ContinualReport:
-        """Read a report file written by :meth:`save_json`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+    load_json = classmethod(_report_json.load_json)

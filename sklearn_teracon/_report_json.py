@@ -3,7 +3,9 @@
 :meth:`ContinualReport.to_json <sklearn_teracon.evaluation.ContinualReport.to_json>`
 writes this format and :meth:`~sklearn_teracon.evaluation.ContinualReport.from_json`
 reads it through :func:`report_fields_from_json`, which names the first field
-that is not what the format says.
+that is not what the format says. :func:`json_object` opens every report
+format; :func:`save_json` and :func:`load_json` are every report's file
+methods, :func:`to_json` the replicated and label-scarce reports'.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import reprlib
 from collections.abc import Mapping
 from typing import Any
@@ -59,6 +62,41 @@ def _nan_if_none(value) -> float:
     return float("nan") if value is None else float(value)
 
 
+def json_object(text: str, format: str, what: str) -> dict:
+    """The JSON object that ``text`` holds, of format ``format``.
+
+    Raises ValueError, ``"not a <what>: ..."``, for text that is not JSON or
+    not such an object.
+    """
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"not a {what}: invalid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != format:
+        raise ValueError(f"not a {what}: expected a JSON object with format {format!r}")
+    return data
+
+
+# A report's JSON methods: a report class binds these in its body (so that they
+# are documented as its own) beside its ``to_dict`` and ``from_json``.
+def to_json(self, indent: int | None = 2) -> str:
+    """The report as strict JSON (NaN as null); :meth:`from_json` reads it back
+    (without per-row scores: the intervals stored are the ones read)."""
+    return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def save_json(self, path: str | os.PathLike) -> None:
+    """Write :meth:`to_json` to ``path`` (UTF-8)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(self.to_json() + "\n")
+
+
+def load_json(cls, path: str | os.PathLike):
+    """Read a report file written by :meth:`save_json`."""
+    with open(path, encoding="utf-8") as f:
+        return cls.from_json(f.read())
+
+
 def report_fields_from_json(text: str) -> dict:
     """The keyword arguments of a ``ContinualReport`` that ``text`` holds.
 
@@ -67,14 +105,7 @@ def report_fields_from_json(text: str) -> dict:
     """
     if not isinstance(text, str | bytes | bytearray):
         raise TypeError(f"text must be a JSON string, got {type(text).__name__}")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"not a continual report: invalid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(
-            f"not a continual report: expected a JSON object with format {FORMAT!r}"
-        )
+    data = json_object(text, FORMAT, "continual report")
 
     def invalid(where: str, expected: str, value) -> ValueError:
         shown = reprlib.repr(value)

@@ -7,14 +7,20 @@ as a text table, Markdown, JSON or a pandas DataFrame.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._report import _fmt
-from ._report_json import _jsonable, _nan_if_none
+from . import _report_json
+from ._report import (
+    _fmt,
+    _fmt_gap,
+    _markdown_table,
+    _text_table,
+    _verdict,
+    _verdict_parts,
+)
+from ._report_json import _jsonable, _nan_if_none, json_object
 from .metrics import PairedDifference, paired_difference
 
 __all__ = ["LabelScarceReport"]
@@ -298,28 +304,15 @@ class LabelScarceReport:
         """The ``task@N`` cells whose encoder-minus-best-baseline interval lies
         above 0 (``"ahead"``), holds 0 (``"within_noise"``) or lies below 0
         (``"behind"``)."""
-        out: dict[str, list[str]] = {"ahead": [], "within_noise": [], "behind": []}
-        for (task, n), gap in self.vs_best_baseline.items():
-            side = (
-                "ahead"
-                if gap["low"] > 0
-                else "behind"
-                if gap["high"] < 0
-                else "within_noise"
-            )
-            out[side].append(f"{task}@{_label(n)}")
-        return out
+        return _verdict(
+            (f"{task}@{_label(n)}", gap)
+            for (task, n), gap in self.vs_best_baseline.items()
+        )
 
     def _verdict_sentence(self) -> str | None:
         if not self.vs_best_baseline:
             return None
-        parts = [
-            f"{words} {', '.join(cells)}"
-            for words, cells in zip(
-                ("ahead on", "within noise on", "behind on"), self.verdict().values()
-            )
-            if cells
-        ]
+        parts = _verdict_parts(self.verdict())
         return (
             f"{self.encoder_method} against the best baseline (95 % interval over "
             f"the test users, pooled over replicates): " + "; ".join(parts) + "."
@@ -350,14 +343,7 @@ class LabelScarceReport:
                         cell += f" ± {std:.4f}"
                     cells.append(cell)
                 if gaps:
-                    gap = self.vs_best_baseline.get((task, n))
-                    cells.append(
-                        "n/a"
-                        if gap is None
-                        else f"{_fmt(gap['difference'], True)} "
-                        f"[{_fmt(gap['low'], True)}, {_fmt(gap['high'], True)}] "
-                        f"{gap['baseline']}"
-                    )
+                    cells.append(_fmt_gap(self.vs_best_baseline.get((task, n))))
                 rows.append(cells)
         return header, rows
 
@@ -366,17 +352,9 @@ class LabelScarceReport:
         replicates of each method, the encoder minus the best baseline with its
         paired 95 % interval, and the verdict sentence."""
         header, rows = self._table()
-        table = [header, *rows]
-        widths = [max(len(r[c]) for r in table) for c in range(len(header))]
         left = {0, 1, len(header) - 1} if self.vs_best_baseline else {0, 1}
-
-        def fmt(row):
-            return "  ".join(
-                cell.ljust(w) if c in left else cell.rjust(w)
-                for c, (cell, w) in enumerate(zip(row, widths))
-            ).rstrip()
-
-        rule = "-" * len(fmt(header))
+        header, *rows = _text_table([header, *rows], left)
+        rule = "-" * len(header)
         title = f"Label-scarce evaluation: {len(self.task_names)} task"
         title += "" if len(self.task_names) == 1 else "s"
         if self.stream:
@@ -385,9 +363,9 @@ class LabelScarceReport:
             f"{title}, {self._replicates_text()}",
             "Test score after training the task on N labelled users (earlier tasks "
             "on all of theirs); mean ± std over replicates.",
-            fmt(header),
+            header,
             rule,
-            *(fmt(r) for r in rows),
+            *rows,
             rule,
         ]
         verdict = self._verdict_sentence()
@@ -425,9 +403,7 @@ class LabelScarceReport:
             ),
             "",
         ]
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|---|---|---|" + "---:|" * (len(header) - 3))
-        out += ["| " + " | ".join(r) + " |" for r in rows]
+        out += _markdown_table(header, rows, 3)
         out.append("")
         verdict = self._verdict_sentence()
         out += [verdict, ""] if verdict else []
@@ -541,15 +517,8 @@ class LabelScarceReport:
             }
         )
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The report as strict JSON; :meth:`from_json` reads it back (without
-        per-row scores: its intervals are the ones stored)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    def save_json(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_json` to ``path`` (UTF-8)."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json() + "\n")
+    to_json = _report_json.to_json
+    save_json = _report_json.save_json
 
     @classmethod
     def from_json(cls, text: str) -> LabelScarceReport:
@@ -560,17 +529,7 @@ class LabelScarceReport:
         ValueError
             If the text is not a label-scarce report.
         """
-        try:
-            data = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"not a label-scarce report: invalid JSON ({exc})"
-            ) from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(
-                f"not a label-scarce report: expected a JSON object with format "
-                f"{FORMAT!r}"
-            )
+        data = json_object(text, FORMAT, "label-scarce report")
         try:
             keys = [
                 (s["task"], s["n_labelled"], s["method"], s["replicate"])
@@ -611,8 +570,4 @@ class LabelScarceReport:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a valid label-scarce report: {exc!r}") from exc
 
-    @classmethod
-    def load_json(cls, path: str | os.PathLike) -> LabelScarceReport:
-        """Read a report file written by :meth:`save_json`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+    load_json = classmethod(_report_json.load_json)

@@ -6,7 +6,8 @@ ContinualEvaluator`, prints the paper-shaped table and writes ``report.json``,
 ``compare`` runs several strategies; ``transfer`` scores the later tasks
 trained on only N labelled users (:class:`~sklearn_teracon.transfer.
 LabelScarceEvaluator`). ``--seeds`` and ``--folds`` repeat ``run`` and
-``compare`` over seeds or user folds (mean ± std, paired intervals).
+``compare`` over seeds or user folds (mean ± std, paired intervals); the
+``transfer`` command and those options are built in ``_cli_transfer``.
 
 A user mistake (unknown data set or task, unwritable output folder, failed
 download, ...) ends with one line on stderr, ``sklearn-teracon: error: ...``, and
@@ -19,8 +20,6 @@ import argparse
 import contextlib
 import io
 import os
-import pickle
-import re
 import sys
 import tempfile
 import time
@@ -121,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from . import __version__
 
+    # Imported here: _cli_transfer imports this module's steps.
+    from ._cli_transfer import add_replicate_arguments, add_transfer_parser
+
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -152,27 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip training each task alone (SinMo): faster, but FWT is n/a",
     )
-    _add_replicate_arguments(run)
-    run.add_argument(
-        "--out",
-        default=DEFAULT_OUT,
-        metavar="DIR",
-        help="folder for report.json, report.md, transfer.png, relations.png "
+    add_replicate_arguments(run)
+    _add_output_arguments(
+        run,
+        DEFAULT_OUT,
+        "folder for report.json, report.md, transfer.png, relations.png "
         "(default: %(default)s)",
-    )
-    run.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress output, only the final table",
-    )
-    run.add_argument(
-        "--traceback",
-        action="store_true",
-        help="show the full traceback of an unexpected error (for bug reports)",
+        "no progress output, only the final table",
     )
     _add_compare_parser(commands)
-    _add_transfer_parser(commands)
+    add_transfer_parser(commands)
     return parser
 
 
@@ -313,7 +304,23 @@ def _add_jobs_argument(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_output_arguments(
+    parser: argparse.ArgumentParser, out: str, out_help: str, quiet_help: str
+) -> None:
+    """``--out`` (default ``out``), ``-q``/``--quiet`` and ``--traceback``, the
+    last options of every command."""
+    parser.add_argument("--out", default=out, metavar="DIR", help=out_help)
+    parser.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full traceback of an unexpected error (for bug reports)",
+    )
+
+
 def _add_compare_parser(commands) -> None:
+    from ._cli_transfer import add_replicate_arguments
+
     compare = commands.add_parser(
         "compare",
         help="run several strategies over the same task stream and compare them",
@@ -335,140 +342,14 @@ def _add_compare_parser(commands) -> None:
         "teracon,sequential,finetune,single,joint",
     )
     _add_jobs_argument(compare, "strategies")
-    _add_replicate_arguments(compare)
-    compare.add_argument(
-        "--out",
-        default=DEFAULT_COMPARE_OUT,
-        metavar="DIR",
-        help="folder for compare.json, compare.md, compare.png (default: %(default)s)",
-    )
-    compare.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress output, only the table"
-    )
-    compare.add_argument(
-        "--traceback",
-        action="store_true",
-        help="show the full traceback of an unexpected error (for bug reports)",
+    add_replicate_arguments(compare)
+    _add_output_arguments(
+        compare,
+        DEFAULT_COMPARE_OUT,
+        "folder for compare.json, compare.md, compare.png (default: %(default)s)",
+        "no progress output, only the table",
     )
     compare.set_defaults(job=_compare_in)
-
-
-def _labels_list(text: str) -> list[int | None]:
-    """``100,300,all``: positive ints, ``all`` for every labelled user."""
-    parts = [part.strip() for part in text.split(",")]
-    try:
-        values = [None if p == "all" else int(p) for p in parts]
-    except ValueError:
-        values = [0]
-    if any(v is not None and v < 1 for v in values) or len(set(values)) < len(parts):
-        raise argparse.ArgumentTypeError(
-            f"expected distinct numbers of users >= 1 or 'all', like 100,300,all, "
-            f"got {text!r}"
-        )
-    return values
-
-
-def _seed_list(text: str) -> list[int]:
-    parts = [part.strip() for part in text.split(",")]
-    try:
-        seeds = [int(p) for p in parts]
-    except ValueError:
-        seeds = [-1]
-    if any(seed < 0 for seed in seeds) or len(set(seeds)) < len(seeds):
-        raise argparse.ArgumentTypeError(
-            f"expected distinct seeds >= 0 like 0,1,2, got {text!r}"
-        )
-    return seeds
-
-
-def _add_replicate_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--seeds`` and ``--folds`` of ``run`` and ``compare`` (off by default)."""
-    group = parser.add_argument_group("replicates")
-    group.add_argument(
-        "--seeds",
-        type=_seed_list,
-        default=None,
-        metavar="S,S,...",
-        help="one replicate per seed (the model's random_state; --seed still "
-        "seeds the user split): the table shows mean ± std over them and a "
-        "paired 95%% interval against the best baseline (default: one run)",
-    )
-    group.add_argument(
-        "--folds",
-        type=_int_at_least(2, "an integer >= 2"),
-        metavar="K",
-        default=None,
-        help="replicates are K user folds instead (every user tested once), "
-        "seeded by the first of --seeds, else by --seed",
-    )
-
-
-def _add_transfer_parser(commands) -> None:
-    transfer = commands.add_parser(
-        "transfer",
-        help="score the later tasks when only N of their users are labelled",
-        description=(
-            "The label-scarce protocol: train the stream task after task on all "
-            "of each task's users, and score every later task (each task after "
-            "the first of --tasks) when it is learned from only N labelled "
-            "users, for each N of --labels, against the same model trained on "
-            "that task alone, a linear probe of the earlier representation and "
-            "the simple baselines, all on the same users, over several seeds or "
-            "user folds. Prints the table (mean and std over replicates, the "
-            "encoder against the best baseline with a paired 95% interval) and "
-            "writes report.json, report.pkl (the whole report, per-row scores "
-            "included), report.md and learning_curve_<task>.png into --out."
-        ),
-    )
-    _add_stream_and_model_arguments(transfer)
-    transfer.add_argument(
-        "--labels",
-        type=_labels_list,
-        default=[100, 300, 1000, None],
-        metavar="N,N,...",
-        help="numbers of labelled users of each later task, 'all' for every "
-        "one (default: 100,300,1000,all)",
-    )
-    transfer.add_argument(
-        "--seeds",
-        type=_seed_list,
-        default=[0, 1, 2],
-        metavar="S,S,...",
-        help="one replicate per seed: the model's random_state and the draw of "
-        "the labelled users (default: 0,1,2)",
-    )
-    transfer.add_argument(
-        "--folds",
-        type=_int_at_least(2, "an integer >= 2"),
-        metavar="K",
-        default=None,
-        help="replicates are K user folds instead (every user tested once), "
-        "seeded by the first of --seeds",
-    )
-    transfer.add_argument(
-        "--strategies",
-        default="teracon",
-        metavar="NAME,NAME,...",
-        help="the encoder's strategy, then others to run the same protocol "
-        "for (default: %(default)s), e.g. teracon,hat",
-    )
-    _add_jobs_argument(transfer, "replicates (seeds or folds)")
-    transfer.add_argument(
-        "--out",
-        default=DEFAULT_TRANSFER_OUT,
-        metavar="DIR",
-        help="folder for report.json, report.md and the learning curves "
-        "(default: %(default)s)",
-    )
-    transfer.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress output, only the table"
-    )
-    transfer.add_argument(
-        "--traceback",
-        action="store_true",
-        help="show the full traceback of an unexpected error (for bug reports)",
-    )
-    transfer.set_defaults(job=_transfer_in)
 
 
 # --------------------------------------------------------------------------- #
@@ -588,19 +469,61 @@ def _make_encoder(args):
     )
 
 
-def _write_figures(report, out: Path) -> list[str]:
+def _strategy_names(text: str) -> list[str]:
+    """The names of ``--strategies``, each a known strategy, none twice."""
+    from .strategies import STRATEGIES
+
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or len(set(names)) != len(names):
+        raise UserError(
+            f"--strategies {text}: expected distinct names among {','.join(STRATEGIES)}"
+        )
+    return names
+
+
+def _stream_and_encoder(args, check_stream=None) -> tuple:
+    """The task stream of the options (given to ``check_stream`` first, when
+    there is one) and their encoder; the stream is printed unless ``--quiet``."""
+    stream = _select_tasks(_load_stream(args), args)
+    if check_stream is not None:
+        check_stream(stream)
+    encoder = _make_encoder(args)
+    if not args.quiet:
+        print(stream)
+        print()
+    return stream, encoder
+
+
+def _pyplot(skipped: str = "the figures were skipped"):
+    """matplotlib.pyplot on the Agg backend; without matplotlib, None and a
+    note that ``skipped``."""
     try:
         import matplotlib
     except ImportError:
-        print(
-            "note: matplotlib is not installed, so transfer.png and relations.png "
-            "were skipped (pip install matplotlib)"
-        )
-        return []
+        print(f"note: matplotlib is not installed, so {skipped}")
+        return None
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")  # files only: no window, works without a display
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_figure(plt, fig, path: Path) -> None:
+    """Write ``fig`` to ``path`` and close it."""
+    try:
+        fig.savefig(path, dpi=150)
+    finally:
+        plt.close(fig)
+
+
+def _write_figures(report, out: Path) -> list[str]:
+    plt = _pyplot(
+        "transfer.png and relations.png were skipped (pip install matplotlib)"
+    )
+    if plt is None:
+        return []
     from .plotting import plot_task_relations, plot_transfer_matrix
 
     title = f" ({report.stream})" if report.stream else ""
@@ -626,11 +549,7 @@ def _write_figures(report, out: Path) -> list[str]:
             ),
         ),
     ):
-        fig = make()
-        try:
-            fig.savefig(out / filename, dpi=150)
-        finally:
-            plt.close(fig)
+        _save_figure(plt, make(), out / filename)
         written.append(filename)
     return written
 
@@ -642,15 +561,6 @@ def _thread_limit(threads: int | None):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=threads)
-
-
-def _worker_threads(threads: int | None):
-    """Threads of each joblib worker: ``threads``, or the evaluator's default."""
-    if threads is None:
-        return contextlib.nullcontext()
-    from joblib import parallel_config
-
-    return parallel_config(backend="loky", inner_max_num_threads=threads)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -672,11 +582,7 @@ def _run(args) -> int:
 
 
 def _run_in(out: Path, args, started: float) -> int:
-    stream = _select_tasks(_load_stream(args), args)
-    encoder = _make_encoder(args)
-    if not args.quiet:
-        print(stream)
-        print()
+    stream, encoder = _stream_and_encoder(args)
     from .evaluation import ContinualEvaluator, EvaluationInterrupted
 
     evaluator = ContinualEvaluator(
@@ -713,22 +619,8 @@ def _run_in(out: Path, args, started: float) -> int:
 
 
 def _compare_in(out: Path, args, started: float) -> int:
-    from .strategies import STRATEGIES
-
-    names = None
-    if args.strategies is not None:
-        names = [name.strip() for name in args.strategies.split(",")]
-        unknown = [name for name in names if name not in STRATEGIES]
-        if unknown or len(set(names)) != len(names):
-            raise UserError(
-                f"--strategies {args.strategies}: expected distinct names among "
-                f"{','.join(STRATEGIES)}"
-            )
-    stream = _select_tasks(_load_stream(args), args)
-    encoder = _make_encoder(args)
-    if not args.quiet:
-        print(stream)
-        print()
+    names = None if args.strategies is None else _strategy_names(args.strategies)
+    stream, encoder = _stream_and_encoder(args)
     from .compare import compare_strategies
 
     with _thread_limit(args.threads):
@@ -748,118 +640,32 @@ def _compare_in(out: Path, args, started: float) -> int:
             if args.seeds is None and args.folds is None:
                 raise
             raise UserError(_one_line(exc)) from exc
-    print(comparison.to_text())
-    print()
-    try:
-        written = comparison.save(out)
-    except OSError as exc:
-        raise UserError(f"--out {args.out}: cannot write the table ({exc})") from exc
-    print(f"wrote {', '.join(written)} to {out}")
+    _print_and_save(comparison.to_text(), comparison.save, out, args, "table")
     print(f"total time {time.perf_counter() - started:.0f}s")
     return EXIT_OK
 
 
-def _transfer_in(out: Path, args, started: float) -> int:
-    from .strategies import STRATEGIES
-
-    names = [name.strip() for name in args.strategies.split(",")]
-    unknown = [name for name in names if name not in STRATEGIES]
-    if unknown or len(set(names)) != len(names):
-        raise UserError(
-            f"--strategies {args.strategies}: expected distinct names among "
-            f"{','.join(STRATEGIES)}"
-        )
-    args.strategy = names[0]  # the encoder's; the others run beside it
-    stream = _select_tasks(_load_stream(args), args)
-    if len(stream) < 2:
-        raise UserError("--tasks: name at least two tasks; the later ones are scored")
-    encoder = _make_encoder(args)
-    if not args.quiet:
-        print(stream)
-        print()
-    from .evaluation import EvaluationInterrupted
-    from .transfer import LabelScarceEvaluator
-
-    evaluator = LabelScarceEvaluator(
-        encoder,
-        n_labelled=args.labels,
-        seeds=args.seeds,
-        n_folds=args.folds,
-        strategies=names[1:],
-        n_jobs=args.jobs,
-        verbose=0 if args.quiet else 1,
-    )
-    with _thread_limit(args.threads), _worker_threads(args.threads):
-        try:
-            report = evaluator.evaluate(stream)
-        except EvaluationInterrupted as exc:
-            if exc.report is not None and exc.report.scores:
-                print("\ninterrupted: the report of the scores finished so far")
-                _write_transfer_report(exc.report, out, args)
-            raise
-        except ValueError as exc:  # e.g. N users with a single label
-            raise UserError(_one_line(exc)) from exc
-    if not args.quiet:
-        print()
-    _write_transfer_report(report, out, args)
-    print(f"total time {time.perf_counter() - started:.0f}s")
-    return EXIT_OK
-
-
-def _write_transfer_report(report, out: Path, args) -> None:
-    """Print ``report`` and write report.json, report.pkl (the whole report,
-    per-row scores included), report.md and the learning curves."""
-    print(report.summary())
+def _print_and_save(text: str, save, out: Path, args, what: str = "report") -> None:
+    """Print ``text``, then ``save(out)``, which returns the names of the files
+    it wrote; a failure to write ends as a UserError."""
+    print(text)
     print()
     try:
-        report.save_json(out / "report.json")
-        with open(out / "report.pkl", "wb") as f:  # with the per-row scores
-            pickle.dump(report, f, protocol=pickle.HIGHEST_PROTOCOL)
-        (out / "report.md").write_text(report.to_markdown(), encoding="utf-8")
-        written = ["report.json", "report.pkl", "report.md"]
-        if _pyplot() is not None:
-            from .plotting import plot_learning_curve
-
-            for task in report.task_names:
-                if not any(key[0] == task for key in report.scores):
-                    continue
-                name = "learning_curve_" + re.sub(r"[^\w.-]", "_", task) + ".png"
-                fig = plot_learning_curve(report, task)
-                try:
-                    fig.savefig(out / name, dpi=150)
-                finally:
-                    _pyplot().close(fig)
-                written.append(name)
+        written = save(out)
     except OSError as exc:
-        raise UserError(f"--out {args.out}: cannot write the report ({exc})") from exc
+        raise UserError(f"--out {args.out}: cannot write the {what} ({exc})") from exc
     print(f"wrote {', '.join(written)} to {out}", flush=True)
-
-
-def _pyplot():
-    """matplotlib.pyplot on the Agg backend, or None (with a note) without it."""
-    try:
-        import matplotlib
-    except ImportError:
-        print("note: matplotlib is not installed, so the figures were skipped")
-        return None
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")  # files only: no window, works without a display
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _write_report(report, out: Path, args) -> None:
     """Print ``report`` and write report.json, report.md and the figures."""
-    print(report.to_text())
-    print()
-    try:
+
+    def save(out: Path) -> list[str]:
         report.save_json(out / "report.json")
         (out / "report.md").write_text(report.to_markdown() + "\n", encoding="utf-8")
-        written = ["report.json", "report.md", *_write_figures(report, out)]
-    except OSError as exc:
-        raise UserError(f"--out {args.out}: cannot write the report ({exc})") from exc
-    print(f"wrote {', '.join(written)} to {out}", flush=True)
+        return ["report.json", "report.md", *_write_figures(report, out)]
+
+    _print_and_save(report.to_text(), save, out, args)
 
 
 def _silence_stdout() -> None:
@@ -918,4 +724,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m sklearn_teracon.cli`: run the package's copy of this module,
+    # the one whose UserError _cli_transfer raises.
+    from sklearn_teracon.cli import main as package_main
+
+    sys.exit(package_main())
