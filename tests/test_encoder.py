@@ -230,7 +230,9 @@ def test_early_stopping_is_not_an_interrupt():
         **{**TINY, "max_epochs": 30, "patience": 2, "validation_fraction": 0.3}
     )
     enc.partial_fit(seqs, noise, task="noise")  # nothing to learn: it must stop
-    assert 3 <= len(enc.history_["noise"]) < 30
+    # The start is a candidate too, so ``patience`` epochs that do not beat it
+    # are enough.
+    assert 2 <= len(enc.history_["noise"]) < 30
 
 
 def test_verbose_shows_the_epoch_table(toy, capsys):
