@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from skorch.callbacks import Callback, EarlyStopping
@@ -72,10 +73,14 @@ def fit_probe(
     scale = features.std(0)
     scale[scale == 0] = 1.0
     z = (features - mean) / scale
-    C = _cross_validated_C(z, labels, n_folds, random_state)
-    if C is None:
-        return weight, bias
-    probe = LogisticRegression(C=C, max_iter=1000).fit(z, labels)
+    with warnings.catch_warnings():
+        # The weakest regularisations may stop short of convergence on
+        # separable users; their fit is only one candidate of the search.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        C = _cross_validated_C(z, labels, n_folds, random_state)
+        if C is None:
+            return weight, bias
+        probe = LogisticRegression(C=C, max_iter=1000).fit(z, labels)
     coef, intercept = probe.coef_, probe.intercept_
     if len(present) == 2:  # one logit difference: split it between the two
         coef = np.vstack([-coef, coef]) / 2
