@@ -104,17 +104,20 @@ def test_fifty_labels_never_end_below_the_majority_class(stream, pretrained):
 
 
 def test_probe_start_beats_the_prior_start_with_fifty_labels(stream, pretrained):
-    X, y = few(stream["category"], 50)
     X_test, y_test = stream["category"].test
-    probe = continued(pretrained, X, y, "category", head_init="probe")
-    prior = continued(
-        pretrained, X, y, "category", head_init="prior", majority_fallback=False
-    )
-    # At seed 0: 0.36 against 0.27 (chance 1/6 over the sectors).
-    assert (
-        probe.score(X_test, y_test, task="category")
-        > prior.score(X_test, y_test, task="category") + 0.05
-    )
+    gains = []
+    for seed in range(4):  # four draws of 50 labelled users
+        X, y = few(stream["category"], 50, seed)
+        probe = continued(pretrained, X, y, "category", head_init="probe")
+        prior = continued(
+            pretrained, X, y, "category", head_init="prior", majority_fallback=False
+        )
+        gains.append(
+            probe.score(X_test, y_test, task="category")
+            - prior.score(X_test, y_test, task="category")
+        )
+    # At the time of writing +0.01, +0.43, +0.16, +0.12 (chance: 1/6).
+    assert min(gains) > 0 and np.mean(gains) > 0.1
 
 
 def test_training_that_only_hurts_gives_back_the_start(stream, pretrained):

@@ -40,6 +40,15 @@ PROBE_MAX_FOLDS = 5
 START_MARGIN = 2.0
 
 
+def _no_draws():
+    """A block whose random draws leave torch's CPU generator as it was.
+
+    Every DataLoader iteration draws a seed from it, so an extra pass over
+    the users would otherwise shift the shuffles of the epochs that follow.
+    """
+    return torch.random.fork_rng(devices=[])
+
+
 def _split_indices(net, X, y) -> tuple[np.ndarray, np.ndarray | None]:
     """Indices of the training and validation users of ``net``'s split of X."""
     all_rows = np.arange(len(X))
@@ -131,7 +140,8 @@ class ProbeHeadInit(Callback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         train, _ = _split_indices(net, X, y)
-        features = net.embed(X[train], net.task_).astype(np.float64)
+        with _no_draws():
+            features = net.embed(X[train], net.task_).astype(np.float64)
         head = net.module_.heads[net.task_]
         weight, bias = fit_probe(
             features, np.asarray(y)[train], head.out_features, self.random_state
@@ -172,11 +182,12 @@ class EarlyStoppingFromStart(EarlyStopping):
         history, net.history = net.history, History()
         net.history.new_epoch()
         try:
-            for batch in net.get_iterator(valid, training=False):
-                net.history.new_batch()
-                step = net.validation_step(batch)
-                total += float(step["loss"]) * len(batch[0])
-                count += len(batch[0])
+            with _no_draws():
+                for batch in net.get_iterator(valid, training=False):
+                    net.history.new_batch()
+                    step = net.validation_step(batch)
+                    total += float(step["loss"]) * len(batch[0])
+                    count += len(batch[0])
         finally:
             net.history = history
         if not count:
@@ -192,7 +203,8 @@ class EarlyStoppingFromStart(EarlyStopping):
 
     def _user_losses(self, net) -> np.ndarray:
         X, y = self.valid_
-        logits = net.predict_logits(X, net.task_).astype(np.float64)
+        with _no_draws():
+            logits = net.predict_logits(X, net.task_).astype(np.float64)
         top = logits.max(1, keepdims=True)
         log_norm = np.log(np.exp(logits - top).sum(1)) + top[:, 0]
         return log_norm - logits[np.arange(len(y)), y]
@@ -241,7 +253,8 @@ class MajorityFallback(Callback):
         head = net.module_.heads[net.task_]
         counts = np.bincount(y[train], minlength=head.out_features)
         majority = float(np.mean(y[valid] == np.argmax(counts)))
-        logits = net.predict_logits(X[valid], net.task_)
+        with _no_draws():
+            logits = net.predict_logits(X[valid], net.task_)
         accuracy = float(np.mean(logits.argmax(1) == y[valid]))
         fallback = accuracy < majority
         if fallback:
