@@ -1,10 +1,13 @@
 """Sphinx configuration for sklearn-teracon.
 
-The build needs no network: intersphinx links to Python, scikit-learn and
-skorch are made only when ``SKLEARN_TERACON_DOCS_INTERSPHINX=1`` is set (the
-inventories are downloaded then). The example gallery runs the ``plot_*.py``
-scripts of ``examples/`` (synthetic data, seconds each); the other examples
-need MovieLens or minutes and are shown without running.
+The build needs no network, and neither do the pages it makes: formulas are
+typeset by the copy of MathJax 3 that ``sphinx-mathjax-offline`` (in the
+``docs`` extra) ships and copies into ``_static/mathjax``, never by one from a
+CDN. Intersphinx links to Python, scikit-learn and skorch are made only when
+``SKLEARN_TERACON_DOCS_INTERSPHINX=1`` is set (the inventories are downloaded
+then). The example gallery runs the ``plot_*.py`` scripts of ``examples/``
+(synthetic data, seconds each); the other examples need MovieLens or minutes
+and are shown without running.
 """
 
 import os
@@ -27,10 +30,16 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # Copies its MathJax into _static/mathjax, which mathjax_path names.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
+# Relative to _static: the local MathJax (the extension sets the same path).
+mathjax_path = "mathjax/tex-chtml.js"
 autosummary_generate = True
+# The estimator is one class assembled from mixins (training, inference, checks).
+templates_path = ["_templates"]
 numpydoc_show_class_members = False
 autodoc_default_options = {"members": True, "inherited-members": False}
 

@@ -5,10 +5,10 @@ earlier ones, and plugs into scikit-learn.
 """
 
 from ._sequences import ItemVocabulary
-from .encoder import ContinualUserEncoder, TaskName, TaskRecord
+from ._tasks import TaskName, TaskRecord
+from ._version import __version__
+from .encoder import ContinualUserEncoder
 from .model_selection import TaskEstimator
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "ContinualUserEncoder",

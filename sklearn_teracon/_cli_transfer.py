@@ -1,111 +1,52 @@
-"""The command line's ``transfer`` command and the replicates of every command.
+"""The command line's ``transfer`` command.
 
 ``sklearn-teracon transfer`` scores the later tasks of a stream trained on only
 N labelled users (:class:`~sklearn_teracon.transfer.LabelScarceEvaluator`) over
-seeds or user folds; ``run`` and ``compare`` take the same ``--seeds`` and
-``--folds`` (:func:`add_replicate_arguments`), off by default. The steps every
-command shares (loading the stream, making the encoder, writing into ``--out``)
-are :mod:`sklearn_teracon.cli`'s, which builds its parser with
-:func:`add_transfer_parser`.
+seeds or user folds, and writes ``report.json``, ``report.pkl``, ``report.md``
+and one learning curve per scored task into ``--out``. :mod:`sklearn_teracon.cli`
+builds its parser with :func:`add_transfer_parser`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import pickle
 import re
 import time
 from pathlib import Path
 
-from .cli import (
+from ._cli_arguments import (
+    add_command,
+    add_jobs_argument,
+    add_output_arguments,
+    add_seeds_and_folds,
+)
+from ._cli_common import (
     DEFAULT_TRANSFER_OUT,
     EXIT_OK,
     UserError,
-    _add_jobs_argument,
-    _add_output_arguments,
-    _add_stream_and_model_arguments,
-    _int_at_least,
-    _one_line,
-    _print_and_save,
-    _pyplot,
-    _save_figure,
-    _strategy_names,
-    _stream_and_encoder,
-    _thread_limit,
+    labels_list,
+    one_line,
+    strategy_names,
+)
+from ._cli_steps import (
+    print_and_save,
+    pyplot,
+    save_figure,
+    stream_and_encoder,
+    thread_limit,
 )
 
-__all__ = ["add_replicate_arguments", "add_transfer_parser"]
-
-
-def _labels_list(text: str) -> list[int | None]:
-    """``100,300,all``: positive ints, ``all`` for every labelled user."""
-    parts = [part.strip() for part in text.split(",")]
-    try:
-        values = [None if p == "all" else int(p) for p in parts]
-    except ValueError:
-        values = [0]
-    if any(v is not None and v < 1 for v in values) or len(set(values)) < len(parts):
-        raise argparse.ArgumentTypeError(
-            f"expected distinct numbers of users >= 1 or 'all', like 100,300,all, "
-            f"got {text!r}"
-        )
-    return values
-
-
-def _seed_list(text: str) -> list[int]:
-    parts = [part.strip() for part in text.split(",")]
-    try:
-        seeds = [int(p) for p in parts]
-    except ValueError:
-        seeds = [-1]
-    if any(seed < 0 for seed in seeds) or len(set(seeds)) < len(seeds):
-        raise argparse.ArgumentTypeError(
-            f"expected distinct seeds >= 0 like 0,1,2, got {text!r}"
-        )
-    return seeds
-
-
-def _add_seeds_and_folds(
-    parser, seeds: list[int] | None, seeds_help: str, also: str
-) -> None:
-    """``--seeds`` (default ``seeds``) and ``--folds``, seeded by the first of
-    ``--seeds`` and then ``also``."""
-    parser.add_argument(
-        "--seeds",
-        type=_seed_list,
-        default=seeds,
-        metavar="S,S,...",
-        help=seeds_help,
-    )
-    parser.add_argument(
-        "--folds",
-        type=_int_at_least(2, "an integer >= 2"),
-        metavar="K",
-        default=None,
-        help="replicates are K user folds instead (every user tested once), "
-        f"seeded by the first of --seeds{also}",
-    )
-
-
-def add_replicate_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--seeds`` and ``--folds`` of ``run`` and ``compare`` (off by default)."""
-    _add_seeds_and_folds(
-        parser.add_argument_group("replicates"),
-        None,
-        "one replicate per seed (the model's random_state; --seed still "
-        "seeds the user split): the table shows mean ± std over them and a "
-        "paired 95%% interval against the best baseline (default: one run)",
-        ", else by --seed",
-    )
+__all__ = ["add_transfer_parser"]
 
 
 def add_transfer_parser(commands) -> None:
     """The ``transfer`` command's parser, added to ``commands``."""
-    transfer = commands.add_parser(
+    transfer = add_command(
+        commands,
         "transfer",
-        help="score the later tasks when only N of their users are labelled",
-        description=(
+        "score the later tasks when only N of their users are labelled",
+        (
             "The label-scarce protocol: train the stream task after task on all "
             "of each task's users, and score every later task (each task after "
             "the first of --tasks) when it is learned from only N labelled "
@@ -118,16 +59,15 @@ def add_transfer_parser(commands) -> None:
             "included), report.md and learning_curve_<task>.png into --out."
         ),
     )
-    _add_stream_and_model_arguments(transfer)
     transfer.add_argument(
         "--labels",
-        type=_labels_list,
+        type=labels_list,
         default=[100, 300, 1000, None],
         metavar="N,N,...",
         help="numbers of labelled users of each later task, 'all' for every "
         "one (default: 100,300,1000,all)",
     )
-    _add_seeds_and_folds(
+    add_seeds_and_folds(
         transfer,
         [0, 1, 2],
         "one replicate per seed: the model's random_state and the draw of "
@@ -141,8 +81,8 @@ def add_transfer_parser(commands) -> None:
         help="the encoder's strategy, then others to run the same protocol "
         "for (default: %(default)s), e.g. teracon,hat",
     )
-    _add_jobs_argument(transfer, "replicates (seeds or folds)")
-    _add_output_arguments(
+    add_jobs_argument(transfer, "replicates (seeds or folds)")
+    add_output_arguments(
         transfer,
         DEFAULT_TRANSFER_OUT,
         "folder for report.json, report.md and the learning curves "
@@ -167,9 +107,9 @@ def _at_least_two_tasks(stream) -> None:
 
 
 def _transfer_in(out: Path, args, started: float) -> int:
-    names = _strategy_names(args.strategies)
+    names = strategy_names(args.strategies)
     args.strategy = names[0]  # the encoder's; the others run beside it
-    stream, encoder = _stream_and_encoder(args, _at_least_two_tasks)
+    stream, encoder = stream_and_encoder(args, _at_least_two_tasks)
     from .evaluation import EvaluationInterrupted
     from .transfer import LabelScarceEvaluator
 
@@ -182,7 +122,7 @@ def _transfer_in(out: Path, args, started: float) -> int:
         n_jobs=args.jobs,
         verbose=0 if args.quiet else 1,
     )
-    with _thread_limit(args.threads), _worker_threads(args.threads):
+    with thread_limit(args.threads), _worker_threads(args.threads):
         try:
             report = evaluator.evaluate(stream)
         except EvaluationInterrupted as exc:
@@ -191,7 +131,7 @@ def _transfer_in(out: Path, args, started: float) -> int:
                 _write_transfer_report(exc.report, out, args)
             raise
         except ValueError as exc:  # e.g. N users with a single label
-            raise UserError(_one_line(exc)) from exc
+            raise UserError(one_line(exc)) from exc
     if not args.quiet:
         print()
     _write_transfer_report(report, out, args)
@@ -209,7 +149,7 @@ def _write_transfer_report(report, out: Path, args) -> None:
             pickle.dump(report, f, protocol=pickle.HIGHEST_PROTOCOL)
         (out / "report.md").write_text(report.to_markdown(), encoding="utf-8")
         written = ["report.json", "report.pkl", "report.md"]
-        plt = _pyplot()
+        plt = pyplot()
         if plt is None:
             return written
         from .plotting import plot_learning_curve
@@ -218,8 +158,8 @@ def _write_transfer_report(report, out: Path, args) -> None:
             if not any(key[0] == task for key in report.scores):
                 continue
             name = "learning_curve_" + re.sub(r"[^\w.-]", "_", task) + ".png"
-            _save_figure(plt, plot_learning_curve(report, task), out / name)
+            save_figure(plt, plot_learning_curve(report, task), out / name)
             written.append(name)
         return written
 
-    _print_and_save(report.summary(), save, out, args)
+    print_and_save(report.summary(), save, out, args)

@@ -10,7 +10,10 @@ loading wrong weights or failing deep inside. The digests detect corruption
 and edits; they do not authenticate the author (anyone can recompute them).
 
 Format history: 1 (development versions only, never released) had no digests
-and is refused with a message saying so; 2 is the current format.
+and is refused with a message saying so; 2 is the current format. A file of
+format 2 may carry ``set_output`` (written only when it is set); one without
+it loads as it was saved. How a file is read and written (one read, atomic
+and durable writes): ``_model_io``.
 """
 
 from __future__ import annotations
@@ -23,23 +26,24 @@ import os
 from pathlib import Path
 
 import numpy as np
+from skorch.history import History
 
+from ._model_io import read_model_file, write_model_file
 from ._model_schema import (
     FORMAT_NAME,
     SHORT,
     InvalidDescription,
     check_description,
 )
-from ._sequences import ItemVocabulary
+from ._tasks import TaskRecord
+from ._version import __version__
+from ._vocabulary import ItemVocabulary
 from .training._device import check_device
 from .training.callbacks import non_finite_parameters
 from .training.persistence import (
     build_module,
     fill_module,
     module_tensors,
-    read_metadata,
-    read_tensors,
-    save_tensors,
     tensor_digest,
     tensor_layout,
 )
@@ -75,17 +79,19 @@ def save_encoder(enc, path) -> None:
     except InvalidDescription as exc:
         raise ValueError(f"cannot save this encoder: {exc}") from None
     metadata = {DESCRIPTION_KEY: text, DIGEST_KEY: _digest(text)}
-    save_tensors(tensors, path, metadata)
+    write_model_file(path, tensors, metadata)
 
 
 def load_encoder(cls, path, *, device: str | None = None):
-    """An encoder of class ``cls`` from ``path`` (``ContinualUserEncoder.load``)."""
-    from .encoder import TaskRecord
+    """An encoder of class ``cls`` from ``path`` (``ContinualUserEncoder.load``).
 
+    The description and the tensors come from one read of the file.
+    """
     path = _check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    description = _read_description(path)
+    metadata, tensors = read_model_file(path)
+    description = _read_description(path, metadata)
     try:
         enc = check_description(description, cls)
     except InvalidDescription as exc:
@@ -96,8 +102,8 @@ def load_encoder(cls, path, *, device: str | None = None):
         check_device(enc.device)
     except ValueError as exc:
         raise ValueError(f"{exc}; load(path, device=...) chooses another") from None
-    tensors = read_tensors(path)
-    module = _check_tensors(path, tensors, description, enc)
+    strategy = enc._strategy()
+    module = _check_tensors(path, tensors, description, enc, strategy)
     module = fill_module(module, tensors, enc.device)
     tasks = {}
     for rec in description["tasks"]:
@@ -106,17 +112,19 @@ def load_encoder(cls, path, *, device: str | None = None):
             rec["classes_"] = np.asarray(rec["classes_"], dtype=dtype)
         tasks[rec["name"]] = TaskRecord(**rec)
     vocabulary = ItemVocabulary(description["vocabulary"])
-    enc.net_ = enc._build_net(module, len(vocabulary), 0.0, seed=0)
-    enc.net_.s = description["net"]["s"]
-    enc.net_.batch_size = description["net"]["batch_size"]
-    enc.net_.precision = description["net"]["precision"]
-    enc.tasks_ = tasks
-    enc.item_vocabulary_ = vocabulary
-    enc.history_ = cls._history_from_records(description["history"])
-    enc.last_task_ = description["last_task"]
-    enc.n_partial_fits_ = description["n_partial_fits"]
-    enc.task_relations_ = np.asarray(description["task_relations"], dtype=np.float64)
-    return enc
+    net = enc._build_net(module, len(vocabulary), 0.0, 0, strategy)
+    net.s = description["net"]["s"]
+    net.batch_size = description["net"]["batch_size"]
+    net.precision = description["net"]["precision"]
+    return enc._commit(
+        net,
+        tasks,
+        vocabulary,
+        {task: History(rows) for task, rows in description["history"].items()},
+        last_task=description["last_task"],
+        n_partial_fits=description["n_partial_fits"],
+        task_relations=description["task_relations"],
+    )
 
 
 def _check_path(path) -> Path:
@@ -133,7 +141,10 @@ def _describe(enc, layout: dict) -> dict:
     params["callbacks"] = None
     if not isinstance(params["random_state"], numbers.Integral | None):
         params["random_state"] = None
+    output = getattr(enc, "_sklearn_output_config", {}).get("transform")
     return {
+        # Only when set: a file without it stays readable by older versions.
+        **({"set_output": {"transform": output}} if output is not None else {}),
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "versions": _versions(),
@@ -183,8 +194,6 @@ def _versions() -> dict:
     import skorch
     import torch
 
-    from . import __version__
-
     return {
         "sklearn_teracon": __version__,
         "scikit-learn": sklearn.__version__,
@@ -216,9 +225,8 @@ def _tampered(path: Path, problem: str) -> ValueError:
     return ValueError(f"{path} is tampered or corrupt: {problem}")
 
 
-def _read_description(path: Path) -> dict:
-    """The parsed description, its format and digest checked."""
-    metadata = read_metadata(path)
+def _read_description(path: Path, metadata: dict[str, str]) -> dict:
+    """The parsed description in ``metadata``, its format and digest checked."""
     if DESCRIPTION_KEY not in metadata:
         raise ValueError(
             f"{path} is a safetensors file but not an sklearn-teracon model"
@@ -260,7 +268,7 @@ def _read_description(path: Path) -> dict:
     return description
 
 
-def _check_tensors(path: Path, tensors: dict, description: dict, enc):
+def _check_tensors(path: Path, tensors: dict, description: dict, enc, strategy):
     """Check the file's tensors against the description; return the module to fill.
 
     The tensors must be exactly those the description lists (dtype, shape,
@@ -285,7 +293,7 @@ def _check_tensors(path: Path, tensors: dict, description: dict, enc):
             dim=dim,
             dilations=enc._dilations(),
             kernel_size=enc.kernel_size,
-            strategy=enc._strategy(),
+            strategy=strategy,
         )
     except ValueError as exc:
         raise _tampered(path, f"invalid strategy state: {exc}") from None

@@ -13,27 +13,23 @@ import reprlib
 
 import numpy as np
 
-from ._sequences import N_RESERVED
+from ._tasks import TaskRecord
+from ._vocabulary import N_RESERVED
 from .metrics import score_with_metric
 from .nn import HEAD_KINDS, NEXT_ITEM
+from .strategies.teracon import MAX_SCALE
+from .training._precision import PRECISIONS
 
 FORMAT_NAME = "sklearn-teracon"
 
-_TOP_KEYS = {
-    "format",
-    "format_version",
-    "versions",
-    "params",
-    "net",
-    "structure",
-    "tensors",
-    "vocabulary",
-    "tasks",
-    "history",
-    "last_task",
-    "n_partial_fits",
-    "task_relations",
-}
+_TOP_KEYS = set(
+    "format format_version versions params net structure tensors vocabulary "
+    "tasks history last_task n_partial_fits task_relations".split()
+)
+# Written only when set (``set_output(transform=...)``), so that a file which
+# does not use it stays readable by versions that predate it.
+_OPTIONAL_KEYS = {"set_output"}
+_OUTPUT_CONTAINERS = ("default", "pandas", "polars")
 _MAX_COUNT = 2**63 - 1
 _MAX_ROWS = 2**31 - 1
 # History rows hold skorch's numbers, flags and event names; callbacks may add
@@ -60,7 +56,7 @@ def check_description(description, cls):
     Raises ``InvalidDescription`` naming the first problem. Nothing here trusts a type:
     every value is checked before it is used.
     """
-    _check_keys(description, _TOP_KEYS, "the description")
+    _check_keys(description, _TOP_KEYS, "the description", _OPTIONAL_KEYS)
     if description["format"] != FORMAT_NAME:
         raise InvalidDescription(f"format is {SHORT.repr(description['format'])}")
     versions = description["versions"]
@@ -71,9 +67,6 @@ def check_description(description, cls):
         "an object of strings",
         versions,
     )
-    from .encoder import MAX_SCALE
-    from .training._precision import PRECISIONS
-
     _add_missing(description["params"], _ADDED_PARAMS)
     enc = _check_params(description["params"], cls)
     net = description["net"]
@@ -118,6 +111,14 @@ def check_description(description, cls):
         f"a {n_tasks}×{n_tasks} list of numbers in [-1, 1]",
         relations,
     )
+    if "set_output" in description:
+        output = description["set_output"]
+        _check_keys(output, {"transform"}, "set_output")
+        container = output["transform"]
+        where = "set_output.transform"
+        expected = f"one of {_OUTPUT_CONTAINERS}"
+        _require(container in _OUTPUT_CONTAINERS, where, expected, container)
+        enc.set_output(transform=container)
     return enc
 
 
@@ -240,8 +241,6 @@ def _check_vocabulary(items, n_embeddings: int) -> None:
 
 
 def _check_tasks(tasks, structure: dict) -> list[str]:
-    from .encoder import TaskRecord
-
     fields = {f.name for f in dataclasses.fields(TaskRecord)} | {"classes_dtype"}
     kinds, sizes = structure["head_kinds"], structure["head_sizes"]
     _require(
@@ -379,9 +378,9 @@ def _add_missing(value, added: dict) -> None:
             value.setdefault(key, default)
 
 
-def _check_keys(value, keys: set, where: str) -> None:
+def _check_keys(value, keys: set, where: str, optional: set = frozenset()) -> None:
     _require(isinstance(value, dict), where, "an object", value)
-    missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
+    missing, extra = sorted(keys - set(value)), sorted(set(value) - keys - optional)
     if missing or extra:
         raise InvalidDescription(
             f"{where} has missing keys {missing} and unexpected keys "

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn.utils import check_random_state
 
-__all__ = ["PairedDifference", "paired_difference"]
+__all__ = ["PairedDifference", "paired_difference", "pooled_difference"]
 
 
 class PairedDifference(NamedTuple):
@@ -147,3 +147,15 @@ def paired_difference(
         random_state=check_random_state(random_state),
     ).confidence_interval
     return PairedDifference(mean, float(interval.low), float(interval.high))
+
+
+def pooled_difference(
+    a_rows: list[np.ndarray], b_rows: list[np.ndarray], groups: list[np.ndarray]
+) -> PairedDifference:
+    """``a - b`` over the rows of every replicate together, each row grouped by
+    its user (one array per replicate in each list), as the reports over
+    replicates compare two methods: a test user of several replicates is one
+    draw, resampled with all its rows."""
+    return paired_difference(
+        np.concatenate(a_rows), np.concatenate(b_rows), np.concatenate(groups)
+    )

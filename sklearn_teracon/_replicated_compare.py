@@ -1,8 +1,7 @@
-"""A strategy comparison repeated over several seeds or user folds.
+"""The cells of a strategy comparison repeated over several seeds or user folds.
 
 :func:`~sklearn_teracon.compare.compare_strategies` with several ``seeds`` or
-with ``n_folds`` runs :func:`compare_replicates`: the comparison once per
-replicate, the baselines on each replicate's split, and per strategy a
+with ``n_folds`` gathers per strategy a
 :class:`~sklearn_teracon.evaluation.ReplicatedReport`. The helpers here render
 the :class:`~sklearn_teracon.compare.StrategyComparison` of such reports:
 ``mean ± std`` cells and the table of each strategy against the best baseline.
@@ -10,18 +9,12 @@ the :class:`~sklearn_teracon.compare.StrategyComparison` of such reports:
 
 from __future__ import annotations
 
-import dataclasses
-import time
-
-import numpy as np
-
-from ._replicated_report import FINAL, ReplicatedReport, mean_std, replicates_text
-from ._replicates import Replicate, replicate_rows
-from ._report import _fmt, _fmt_gap, _markdown_table, _text_table
+from ._replicated_common import mean_std
+from ._replicated_report import ReplicatedReport, replicates_text
+from ._report_format import _fmt, _fmt_gap, _markdown_table, _text_table
 from ._report_json import _jsonable
-from ._vs_baseline import _against_best_baseline, score_baselines
 
-__all__ = ["cell", "compare_replicates", "gap_lines", "replicated_dict"]
+__all__ = ["cell", "gap_lines", "replicated_dict", "title_suffix"]
 
 
 def cell(report, quantity: str, j: int | None = None, signed: bool = False) -> str:
@@ -97,76 +90,3 @@ def replicated_dict(comparison) -> dict:
             },
         }
     )
-
-
-def compare_replicates(
-    encoder, plan: list[Replicate], strategies, n_jobs, on_progress, verbose: int
-):
-    """The comparison once per replicate of ``plan``, then the baselines on
-    the replicate's split; returns the :class:`StrategyComparison` of one
-    :class:`ReplicatedReport` per strategy (``on_progress`` gets it after
-    each replicate)."""
-    from .compare import StrategyComparison, _compare_once
-
-    start = time.perf_counter()
-    done: list[tuple] = []  # (comparison, per-row scores, baselines, rows, replicate)
-    simple = (int, float, str, bool, type(None))
-    params = {
-        k: v for k, v in encoder.get_params(deep=False).items() if isinstance(v, simple)
-    }
-
-    def say(message: str) -> None:
-        if verbose:
-            print(message, flush=True)
-
-    def combined() -> StrategyComparison:
-        infos = [rep.info for *_, rep in done]
-        reports = {}
-        for name in done[0][0].strategies:
-            per, rows, users = [], {}, {}
-            for r, (comp, test_rows, scores, b_rows, rep) in enumerate(done):
-                by_task = {
-                    t.name: {
-                        FINAL: test_rows[name][t.name][FINAL],
-                        **{b: by[j] for b, by in b_rows.items() if j in by},
-                    }
-                    for j, t in enumerate(rep.tasks)
-                }
-                gaps = [
-                    _against_best_baseline(by_task[t.name][FINAL], scores, b_rows, j, t)
-                    for j, t in enumerate(rep.tasks)
-                ]
-                per.append(
-                    dataclasses.replace(
-                        comp.reports[name],
-                        baseline_scores=scores,
-                        vs_best_baseline=gaps,
-                    )
-                )
-                replicate_rows(r, rep.tasks, by_task, rows, users)
-            reports[name] = ReplicatedReport(
-                per, infos, rows=rows, test_users=users, params=_jsonable(params)
-            )
-        return StrategyComparison(
-            reports=reports,
-            n_parameters={
-                name: int(round(np.mean([d[0].n_parameters[name] for d in done])))
-                for name in reports
-            },
-            single_task_scores=np.mean([d[0].single_task_scores for d in done], axis=0),
-            stream=done[0][0].stream,
-            total_time=time.perf_counter() - start,
-            params=params,
-            replicates=infos,
-        )
-
-    for r, rep in enumerate(plan):
-        say(f"[replicate {r + 1}/{len(plan)}: {rep.describe()}]")
-        comp, test_rows = _compare_once(
-            rep.encoder, rep.stream, strategies, n_jobs, None, verbose
-        )
-        scores, b_rows = score_baselines(rep.tasks, comp.metrics, say)
-        done.append((comp, test_rows, scores, b_rows, rep))
-        if on_progress is not None:
-            on_progress(combined())
-    return combined()

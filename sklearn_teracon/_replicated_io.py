@@ -10,7 +10,9 @@ import json
 
 import numpy as np
 
-from ._report import ContinualReport, _fmt, _markdown_table
+from ._replicated_common import import_pandas, json_header
+from ._report import ContinualReport
+from ._report_format import _fmt, _markdown_table
 from ._report_json import GAP_KEYS, _jsonable, _nan_if_none, json_object
 
 __all__ = ["as_dict", "frame", "from_json", "markdown", "replicates_text"]
@@ -82,14 +84,7 @@ def markdown(report) -> str:
 
 def frame(report, per_replicate: bool = False):
     """:meth:`ReplicatedReport.to_frame`."""
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ImportError(
-            "ReplicatedReport.to_frame requires pandas, which is not installed "
-            "(pip install pandas); to_text(), to_markdown() and to_json() work "
-            "without it."
-        ) from exc
+    pd = import_pandas("ReplicatedReport.to_frame")
     if per_replicate:
         frames = [
             one.to_frame().reset_index().assign(replicate=r, **info)
@@ -117,11 +112,7 @@ def as_dict(report) -> dict:
     """:meth:`ReplicatedReport.to_dict`."""
     return _jsonable(
         {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "stream": report.stream,
-            "tasks": report.task_names,
-            "metrics": report.metrics,
+            **json_header(FORMAT, FORMAT_VERSION, report),
             "replicates": report.replicates,
             "mean": {q: report.mean(q) for q in (*PER_TASK, *SCALARS)},
             "std": {q: report.std(q) for q in (*PER_TASK, *SCALARS)},

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _report_json
+from ._paired import pooled_difference
+from ._replicated_common import mean_std
 from ._replicated_io import (
     SCALARS,
     as_dict,
@@ -21,15 +23,14 @@ from ._replicated_io import (
     markdown,
     replicates_text,
 )
-from ._report import (
-    ContinualReport,
+from ._report import ContinualReport
+from ._report_format import (
     _fmt,
     _fmt_gap,
     _summary_text,
     _text_table,
     _verdict_parts,
 )
-from ._transfer_report import _pooled_difference
 
 __all__ = ["ReplicatedReport", "replicates_text"]
 
@@ -39,12 +40,6 @@ _NOTES = {
     "fwt": "after own training - single task, mean over tasks 2..T",
     "forgetting": "best earlier score - final, mean over tasks 1..T-1",
 }
-
-
-def mean_std(value: float, std: float, signed: bool = False) -> str:
-    """``0.1234 ± 0.0050``; the mean alone when the std is NaN (one replicate)."""
-    text = _fmt(value, signed)
-    return text + (f" ± {std:.4f}" if np.isfinite(std) and text != "n/a" else "")
 
 
 @dataclass(eq=False)
@@ -261,7 +256,7 @@ class ReplicatedReport:
         ]
         if against is None or not parts:
             return None
-        gap = _pooled_difference(*(list(p) for p in zip(*parts)))
+        gap = pooled_difference(*(list(p) for p in zip(*parts)))
         return {"baseline": against, **gap._asdict(), "n_replicates": len(parts)}
 
     def baseline_verdict(self) -> dict[str, list[str]]:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from ._protocol import EvaluationInterrupted, int_like, sequence, unique
 from ._replicated_report import ReplicatedReport, replicates_text
 from ._report_json import _jsonable
 from .datasets import TaskStream
@@ -53,16 +54,13 @@ def check_replicates(
     seeds: Sequence[int] | None, n_folds: int | None
 ) -> tuple[list[int] | None, int | None]:
     """``seeds`` (None, or distinct ints >= 0) and ``n_folds`` (None or >= 2)."""
-    # Late import: transfer imports evaluation, which imports this module.
-    from .transfer import _int_like, _sequence, _unique
-
     if seeds is not None:
-        seeds = _sequence("seeds", seeds)
-        if any(not (_int_like(s) and s >= 0) for s in seeds):
+        seeds = sequence("seeds", seeds)
+        if any(not (int_like(s) and s >= 0) for s in seeds):
             raise ValueError(f"seeds must be None or ints >= 0, got {seeds!r}")
-        _unique("seeds", seeds)
+        unique("seeds", seeds)
         seeds = [int(s) for s in seeds]
-    if n_folds is not None and not (_int_like(n_folds) and n_folds >= 2):
+    if n_folds is not None and not (int_like(n_folds) and n_folds >= 2):
         raise ValueError(f"n_folds must be None or an int >= 2, got {n_folds!r}")
     return seeds, None if n_folds is None else int(n_folds)
 
@@ -127,8 +125,6 @@ def evaluate_replicates(evaluator, plan: list[Replicate], single) -> ReplicatedR
     with the report of the finished replicates, or, while the first runs,
     with that replicate's partial report (as a single run would).
     """
-    from .evaluation import EvaluationInterrupted
-
     start = time.perf_counter()
     reports, rows, users = [], {}, {}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _report_json
+from ._report_format import _fmt, _verdict
 from ._report_json import (
     FORMAT,
     FORMAT_VERSION,
@@ -23,11 +24,10 @@ from ._report_json import (
     _nan_if_none,
     report_fields_from_json,
 )
+from ._report_render import report_frame, report_markdown, report_text
 from .metrics import backward_transfer, forgetting, forward_transfer
 
 __all__ = ["ContinualReport"]
-
-_GAP_HEADER = "final - best baseline [95% CI]"
 
 
 def _gap(entry) -> dict | None:
@@ -43,81 +43,6 @@ def _gap(entry) -> dict | None:
         "baseline": entry["baseline"],
         **{k: _nan_if_none(entry.get(k)) for k in GAP_KEYS},
     }
-
-
-def _fmt_gap(entry: dict | None) -> str:
-    if entry is None:
-        return "n/a"
-    low, high = _fmt(entry["low"], signed=True), _fmt(entry["high"], signed=True)
-    return (
-        f"{_fmt(entry['difference'], signed=True)} [{low}, {high}] {entry['baseline']}"
-    )
-
-
-def _verdict(gaps) -> dict[str, list[str]]:
-    """The names of ``(name, gap)`` pairs whose gap's interval lies above 0
-    (``"ahead"``), holds 0 (``"within_noise"``) or lies below 0 (``"behind"``);
-    a None gap is left out."""
-    verdict: dict[str, list[str]] = {"ahead": [], "within_noise": [], "behind": []}
-    for name, gap in gaps:
-        if gap is None:
-            continue
-        side = (
-            "ahead"
-            if gap["low"] > 0
-            else "behind"
-            if gap["high"] < 0
-            else "within_noise"
-        )
-        verdict[side].append(name)
-    return verdict
-
-
-def _verdict_parts(
-    verdict: dict[str, list[str]],
-    words: tuple[str, str, str] = ("ahead on", "within noise on", "behind on"),
-) -> list[str]:
-    """Each non-empty side of a :func:`_verdict` after its words:
-    ``["ahead on a, b", "behind on c"]``."""
-    return [
-        f"{w} {', '.join(names)}" for w, names in zip(words, verdict.values()) if names
-    ]
-
-
-def _text_table(table: list[list[str]], left) -> list[str]:
-    """The rows of ``table`` as lines of columns two spaces apart: the columns
-    whose index is in ``left`` left-aligned, the others right-aligned."""
-    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
-    return [
-        "  ".join(
-            cell.ljust(w) if c in left else cell.rjust(w)
-            for c, (cell, w) in enumerate(zip(row, widths))
-        ).rstrip()
-        for row in table
-    ]
-
-
-def _summary_text(summary: list[tuple[str, str, str]]) -> list[str]:
-    """``(label, value, note)`` triples as aligned ``label  value  (note)`` lines."""
-    return _text_table(
-        [[label, value, f"({note})"] for label, value, note in summary], {0, 2}
-    )
-
-
-def _markdown_table(header: list[str], rows, n_left: int) -> list[str]:
-    """A Markdown table: its first ``n_left`` columns left-aligned, the others
-    right-aligned."""
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * n_left + "---:|" * (len(header) - n_left),
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
-
-
-def _fmt(value: float, signed: bool = False, digits: int = 4) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
 # --------------------------------------------------------------------------- #
@@ -296,33 +221,6 @@ class ContinualReport:
     def forgetting(self) -> float:
         return forgetting(self.R)
 
-    # -- text ------------------------------------------------------------------
-    def _rows(self) -> list[list[str]]:
-        return [
-            [
-                name,
-                metric,
-                _fmt(self.R[j, j]),
-                _fmt(self.R[-1, j]),
-                _fmt(self.single_task_scores[j]),
-                *(_fmt(scores[j]) for scores in self.baseline_scores.values()),
-                *([_fmt_gap(self.vs_best_baseline[j])] if self._has_gaps else []),
-            ]
-            for j, (name, metric) in enumerate(zip(self.task_names, self.metrics))
-        ]
-
-    @property
-    def _header(self) -> tuple[str, ...]:
-        return (
-            "task",
-            "metric",
-            "after own",
-            "final",
-            "single",
-            *self.baseline_scores,
-            *([_GAP_HEADER] if self._has_gaps else []),
-        )
-
     @property
     def _has_gaps(self) -> bool:
         return any(entry is not None for entry in self.vs_best_baseline)
@@ -352,35 +250,7 @@ class ContinualReport:
         """
         return _verdict(zip(self.task_names, self.vs_best_baseline))
 
-    def _verdict_sentence(self) -> str | None:
-        """:meth:`baseline_verdict` in words; None without baselines."""
-        if not self._has_gaps:
-            return None
-        parts = _verdict_parts(self.baseline_verdict())
-        return (
-            "Against the best baseline (95 % interval over the test users): "
-            + "; ".join(parts)
-            + "."
-        )
-
-    def _summary_lines(self) -> list[tuple[str, str, str]]:
-        fwt_note = "after own training - single task, mean over tasks 2..T"
-        if not np.all(np.isfinite(self.single_task_scores[1:])):
-            fwt_note = "needs single-task scores"
-        return [
-            (
-                "BWT",
-                _fmt(self.bwt, signed=True),
-                "final - after own training, mean over tasks 1..T-1",
-            ),
-            ("FWT", _fmt(self.fwt, signed=True), fwt_note),
-            (
-                "forgetting",
-                _fmt(self.forgetting, signed=True),
-                "best earlier score - final, mean over tasks 1..T-1",
-            ),
-        ]
-
+    # -- text, Markdown, DataFrame (in _report_render) -------------------------
     def to_text(self) -> str:
         """The paper-shaped table as plain text.
 
@@ -392,20 +262,7 @@ class ContinualReport:
         -------
         str
         """
-        # Names left, numbers right; the comparison cell ends in a name.
-        left = {0, 1, len(self._header) - 1} if self._has_gaps else {0, 1}
-        header, *rows = _text_table([list(self._header), *self._rows()], left)
-        rule = "-" * len(header)
-        plural = "" if self.n_tasks == 1 else "s"
-        title = f"Continual evaluation: {self.n_tasks} task{plural}"
-        if self.stream:
-            title += f" of {self.stream!r}"
-        lines = [title, header, rule, *rows, rule]
-        lines += _summary_text(self._summary_lines())
-        verdict = self._verdict_sentence()
-        if verdict:
-            lines.append(verdict)
-        return "\n".join(lines)
+        return report_text(self)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -423,64 +280,7 @@ class ContinualReport:
         -------
         str
         """
-        out = []
-        title = "Continual evaluation"
-        if self.stream:
-            title += f" of `{self.stream}`"
-        out += [f"## {title}", ""]
-        header = [
-            "task",
-            "metric",
-            "after own training",
-            "final",
-            "single task",
-            *self._header[5:],
-        ]
-        out += _markdown_table(header, self._rows(), 2)
-        out.append("")
-        for label, value, note in self._summary_lines():
-            out.append(f"- **{label}**: {value} ({note})")
-        verdict = self._verdict_sentence()
-        if verdict:
-            out.append(f"- {verdict}")
-        out.append("")
-
-        names = self.task_names
-        out += ["### Transfer matrix R", ""]
-        out.append(
-            "Row: after training through the task; column: score on the task; "
-            "`-`: not learned yet."
-        )
-        out.append("")
-        out.append("| after \\ on | " + " | ".join(names) + " |")
-        out.append("|---|" + "---:|" * len(names))
-        for i, name in enumerate(names):
-            cells = [_fmt(v) if np.isfinite(v) else "-" for v in self.R[i].tolist()]
-            out.append(f"| {name} | " + " | ".join(cells) + " |")
-        out.append("")
-
-        out += ["### Training time (s)", ""]
-        out.append("| task | continual | single task |")
-        out.append("|---|---:|---:|")
-        for j, name in enumerate(names):
-            single = self.single_task_fit_times[j]
-            out.append(
-                f"| {name} | {self.fit_times[j]:.1f} | "
-                f"{f'{single:.1f}' if np.isfinite(single) else '-'} |"
-            )
-        out.append("")
-        if np.isfinite(self.total_time):
-            out += [f"Total wall time: {self.total_time:.1f} s.", ""]
-
-        if self.params:
-            out += ["### Encoder parameters", ""]
-            out.append(
-                ", ".join(
-                    f"`{k}={v!r}`" for k, v in sorted(_jsonable(self.params).items())
-                )
-            )
-            out.append("")
-        return "\n".join(out)
+        return report_markdown(self)
 
     def to_frame(self):
         """One row per task as a pandas DataFrame.
@@ -501,34 +301,7 @@ class ContinualReport:
         ImportError
             If pandas is not installed.
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "ContinualReport.to_frame requires pandas, which is not installed. "
-                "Install it with `pip install pandas`, or use to_text(), "
-                "to_markdown() or to_json()."
-            ) from exc
-        frame = pd.DataFrame(
-            {
-                "metric": self.metrics,
-                "after_own_training": self.diagonal,
-                "final": self.final,
-                "single_task": self.single_task_scores,
-                "fit_time": self.fit_times,
-                "single_task_fit_time": self.single_task_fit_times,
-                **self.baseline_scores,
-            },
-            index=pd.Index(self.task_names, name="task"),
-        )
-        if self._has_gaps:
-            gaps = [entry or {} for entry in self.vs_best_baseline]
-            frame["best_baseline"] = [entry.get("baseline") for entry in gaps]
-            for key in GAP_KEYS:
-                column = "vs_best_baseline" + ("" if key == "difference" else f"_{key}")
-                frame[column] = [entry.get(key, np.nan) for entry in gaps]
-        frame.attrs.update(bwt=self.bwt, fwt=self.fwt, forgetting=self.forgetting)
-        return frame
+        return report_frame(self)
 
     # -- JSON ------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -1,23 +1,37 @@
-"""Input validation for user sequences and labels, and the item vocabulary.
+"""Input validation for user sequences: ``X`` in any accepted form, as lists.
 
 This layer knows numpy only. A user is a sequence of hashable item ids; the
 estimator sees them as rows of item *indices*, left padded with 0, where index
-0 is padding and index 1 stands for every item never seen in training.
+0 is padding and index 1 stands for every item never seen in training (see
+``_vocabulary``). Labels are checked in ``_labels``; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
+from collections.abc import Hashable, Iterable, Mapping, Set
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.multiclass import type_of_target
 
-PADDING_INDEX = 0
-UNKNOWN_INDEX = 1
-N_RESERVED = 2
+from ._labels import _is_missing, check_labels
+from ._tables import HOW_TO_BUILD, check_table, mixed_row_problem
+from ._user_sequences import UserSequences
+from ._vocabulary import N_RESERVED, PADDING_INDEX, UNKNOWN_INDEX, ItemVocabulary
+
+__all__ = [
+    "ACCEPTED_X",
+    "N_RESERVED",
+    "PADDING_INDEX",
+    "UNKNOWN_INDEX",
+    "ItemVocabulary",
+    "check_labels",
+    "check_padding_value",
+    "check_sequences",
+    "input_index",
+    "split_last_items",
+]
 
 # Item ids are stored and returned as int64 when they are integers.
 _INT64 = np.iinfo(np.int64)
@@ -25,18 +39,10 @@ _INT64 = np.iinfo(np.int64)
 ACCEPTED_X = (
     "one sequence of item ids per user: a list or tuple of sequences, a 1-D "
     "object array or pandas Series of sequences, a one-column DataFrame of "
-    "sequences, a pyarrow/pandas/polars list array, or a 2-D array "
-    "(users × positions) padded with padding_value"
+    "sequences, a pyarrow/pandas/polars list array, the UserSequences of "
+    "sequences_from_interactions, or a 2-D array (users × positions) padded "
+    "with padding_value"
 )
-
-
-def _is_missing(value) -> bool:
-    """None, NaN, infinity, and pandas' NA/NaT (checked by name: pandas is optional)."""
-    if value is None or type(value).__name__ in ("NAType", "NaTType"):
-        return True
-    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        return not math.isfinite(float(value))
-    return False
 
 
 def _check_item(item, i: int):
@@ -97,32 +103,53 @@ def _is_sequence(value) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, str | bytes)
 
 
-def _unwrap_container(X):
+def _unwrap_container(X, name: str, given: str):
     """pandas, polars and pyarrow input as a list of sequences or a 2-D array.
 
     The libraries are never imported here: an object of theirs can only exist
-    when the user has imported them.
+    when the user has imported them. A table of several scalar columns is a
+    padded 2-D array, unless it looks like an interaction table (refused).
     """
+    if isinstance(X, UserSequences):
+        return X.sequences
     library = type(X).__module__.partition(".")[0]
-    name = type(X).__name__
+    kind = type(X).__name__
     if library == "pyarrow":
-        if name in ("Table", "RecordBatch") and X.num_columns == 1:
+        if kind in ("Table", "RecordBatch") and X.num_columns == 1:
             return X.column(0).to_pylist()
+        if kind in ("Table", "RecordBatch"):
+            check_table(X.column_names, X.schema.types, name, given)
         return X.to_pylist() if hasattr(X, "to_pylist") else X
     if library == "pandas":
-        if name == "DataFrame":
+        if kind == "DataFrame":
             column = X.iloc[:, 0] if X.shape[1] == 1 and len(X) else None
             if column is not None and _is_sequence(column.iloc[0]):
                 return column.tolist()
+            check_table(list(X.columns), X.dtypes.tolist(), name, given)
             return X.to_numpy()
         return X.tolist() if hasattr(X, "tolist") else X
     if library == "polars":
-        if name == "DataFrame":
+        if kind == "DataFrame":
             if X.width == 1 and X.height and _is_sequence(X.to_series(0)[0]):
                 return X.to_series(0).to_list()
+            check_table(X.columns, X.dtypes, name, given)
             return X.to_numpy()
         return X.to_list() if hasattr(X, "to_list") else X
     return X
+
+
+def input_index(X):
+    """The row labels ``X`` carries (a pandas index, a ``UserSequences``' users).
+
+    ``transform`` keeps them as the index of a pandas output. None for input
+    without row labels (lists, NumPy arrays, polars, pyarrow).
+    """
+    if isinstance(X, UserSequences):
+        return X.users
+    library = type(X).__module__.partition(".")[0]
+    if library == "pandas" and type(X).__name__ in ("Series", "DataFrame"):
+        return X.index
+    return None
 
 
 def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
@@ -135,12 +162,17 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
         sequences, a 1-D object array or pandas Series of sequences (e.g.
         ``ratings.groupby("user").item.apply(list)``), a one-column pandas or
         polars DataFrame whose column holds sequences, or a pyarrow, pandas
-        (``ArrowDtype``) or polars list array. Ragged sequences are used as
-        given. In a 2-D array (or a DataFrame of scalar columns) every entry
-        equal to ``padding_value`` is padding and is dropped, wherever it
-        stands. Integer ids must fit in int64.
+        (``ArrowDtype``) or polars list array, or the ``UserSequences`` of
+        ``sequences_from_interactions``. Ragged sequences are used as given.
+        In a 2-D array (or a DataFrame of scalar columns) every entry equal to
+        ``padding_value`` is padding and is dropped, wherever it stands.
+        Integer ids must fit in int64. An interaction table (one row per
+        event) is refused: a DataFrame whose columns are named like one
+        (user, item, timestamp, rating, ...) or hold values of different
+        kinds, and any row mixing strings and numbers.
     padding_value : hashable, default=0
-        The padding entry of 2-D arrays.
+        The padding entry of 2-D arrays: a string for an array of strings, a
+        number for an array of numbers, or None for an array without padding.
     name : str, default="X"
         The argument name used in error messages.
 
@@ -166,7 +198,7 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
     if isinstance(X, str | bytes):
         raise TypeError(f"{name} must be {ACCEPTED_X}; got a string")
     given = _describe(X)
-    X = _unwrap_container(X)
+    X = _unwrap_container(X, name, given)
     if isinstance(X, Mapping | Set) or not (
         hasattr(X, "__len__") or hasattr(X, "__array__")
     ):
@@ -179,6 +211,12 @@ def check_sequences(X, *, padding_value=0, name: str = "X") -> list[list]:
         raise ValueError(f"{name} is empty: at least one sequence is required")
     sequences = []
     for i, seq in enumerate(X):
+        if isinstance(seq, Mapping):
+            raise TypeError(
+                f"{name}[{i}] is a {type(seq).__name__} ({sorted(map(str, seq))[:4]}), "
+                "not a sequence of item ids: a row of a table is one event of an "
+                f"interaction table, not a user's sequence. {HOW_TO_BUILD}"
+            )
         if not _is_sequence(seq):
             if i == 0:
                 raise TypeError(
@@ -237,18 +275,28 @@ def _check_padded_array(
             f"{name} holds item ids up to {X.max()}, beyond int64's "
             f"{_INT64.max}; give such ids as strings"
         )
-    if X.dtype.kind == "O":
-        return check_sequences(
-            [[item for item in row if not _equals(item, padding_value)] for row in X],
-            name=name,
-        )
-    if X.dtype.kind not in "iufUSb":
+    if X.dtype.kind not in "iufUSbO":
         raise TypeError(
             f"{name} has unsupported dtype {X.dtype}; it must be {ACCEPTED_X}"
         )
+    _check_padding_kind(X, padding_value, name)
+    if X.dtype.kind == "O":
+        rows = [[item for item in row if not _equals(item, padding_value)] for row in X]
+        for i, row in enumerate(rows):
+            _refuse_mixed_row(row, i, name)
+        return check_sequences(rows, name=name)
+    if X.dtype.kind == "S" and isinstance(padding_value, str):
+        padding_value = padding_value.encode("utf-8")
+    try:
+        keep = X != padding_value
+    except OverflowError:  # e.g. an integer beyond int64 beside a bool array
+        raise ValueError(
+            f"padding_value={padding_value!r} cannot be compared with {name}'s "
+            f"entries of dtype {X.dtype}: give a padding value of that dtype"
+        ) from None
     sequences = []
     for i, row in enumerate(X):
-        seq = row[row != padding_value].tolist()
+        seq = row[keep[i]].tolist()
         if not seq:
             raise ValueError(
                 f"{name}[{i}] is an empty sequence (only padding {padding_value!r})"
@@ -257,178 +305,74 @@ def _check_padded_array(
     return sequences
 
 
+def _refuse_mixed_row(row: list, i: int, name: str) -> None:
+    """Refuse a row of a 2-D ``X`` that holds strings and numbers.
+
+    That is an event of an interaction table (a user, an item, a time, a
+    rating), not one user's items. Ragged sequences are not checked: an
+    unseen string id among known integer ones is fine there.
+    """
+    text = next((item for item in row if isinstance(item, str)), None)
+    if text is not None:
+        number = next((v for v in row if isinstance(v, numbers.Number)), None)
+        if number is not None:
+            raise mixed_row_problem(name, i, text, number)
+
+
+def _check_padding_kind(X: np.ndarray, padding_value, name: str) -> None:
+    """Refuse a ``padding_value`` of another kind than the entries of 2-D ``X``.
+
+    Entries equal to ``padding_value`` are padding; one of another kind
+    equals none of them, so the array's real padding ("PAD", "", ...) would
+    silently become an item. None says that the array holds no padding.
+    """
+    if padding_value is None:
+        return
+    if X.dtype.kind in "US" or (
+        X.dtype.kind == "O" and all(isinstance(v, str) for v in X.flat)
+    ):
+        if not isinstance(padding_value, str):
+            raise ValueError(
+                f"{name} is a 2-D array of strings, but padding_value="
+                f"{padding_value!r} is not a string, so none of its entries is "
+                "padding (a 'PAD' entry would be learned as an item): a 2-D array "
+                "of strings needs padding_value to be the string that pads it, "
+                "e.g. padding_value='PAD', or None when it holds no padding"
+            )
+    elif X.dtype.kind in "iufb" and isinstance(padding_value, str | bytes):
+        raise ValueError(
+            f"{name} is a 2-D array of numbers, but padding_value="
+            f"{padding_value!r} is not a number, so none of its entries is "
+            "padding: a 2-D array of numbers needs padding_value to be the number "
+            "that pads it (default 0), or None when it holds no padding"
+        )
+
+
+def check_padding_value(value) -> str | None:
+    """What a model file cannot hold about ``padding_value``, or None if it can.
+
+    The estimator's parameter must be None, a string, a bool, an integer
+    within int64 (no item id lies beyond it) or a finite float: what ``save``
+    writes and ``load`` reads back.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, str | bool):
+        return None
+    if isinstance(value, int):
+        if _INT64.min <= value <= _INT64.max:
+            return None
+        return "an integer beyond int64, which no item id can equal"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "NaN or infinity, never an item"
+    return f"of type {type(value).__name__}, which a model file cannot hold"
+
+
 def _equals(item, padding_value) -> bool:
     try:
         return bool(item == padding_value)
     except (TypeError, ValueError):
         return False
-
-
-def _label_kind(label) -> str:
-    if isinstance(label, str | np.str_):
-        return "strings"
-    if isinstance(label, bytes | np.bytes_):
-        return "bytes"
-    if isinstance(label, numbers.Number | np.bool_):
-        return "numbers"
-    return type(label).__name__
-
-
-def check_labels(y, n_samples: int, *, name: str = "y") -> np.ndarray:
-    """Validate class labels for a labelled task and return them 1-D.
-
-    Labels must be all numbers or all strings, with no missing
-    value (None, NaN, pandas NA), one per sequence.
-
-    Examples
-    --------
-    >>> from sklearn_teracon._sequences import check_labels
-    >>> check_labels(["F", "M", "F"], 3)
-    array(['F', 'M', 'F'], dtype='<U1')
-    """
-    if sp.issparse(y):
-        raise TypeError(f"{name} must be a dense 1-D array of labels, not sparse")
-    if isinstance(y, str | bytes):
-        raise TypeError(f"{name} must be a 1-D array of labels, got a single string")
-    try:
-        y_arr = np.asarray(y)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(
-            f"{name} must be a 1-D array of labels, one per sequence; got "
-            f"{type(y).__name__} that is no array ({exc})"
-        ) from None
-    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        y_arr = y_arr.ravel()
-    if y_arr.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one label per sequence); got shape {y_arr.shape}"
-        )
-    if len(y_arr) != n_samples:
-        raise ValueError(
-            f"{name} has {len(y_arr)} labels but X has {n_samples} sequences"
-        )
-    # NumPy turns [1, "a"] and ["a", nan] into strings: inspect the labels given.
-    labels = y_arr
-    if y_arr.dtype.kind in "US" and not isinstance(y, np.ndarray):
-        labels = np.asarray(y, dtype=object).ravel()
-    if labels.dtype.kind == "O":
-        missing = [i for i, v in enumerate(labels) if _is_missing(v)]
-        if missing:
-            raise ValueError(
-                f"{name} contains missing labels (None or NaN), first at "
-                f"{name}[{missing[0]}]: every sequence needs a label; drop those "
-                "users or give the missing ones a class of their own"
-            )
-        kinds = {}
-        for v in labels:
-            kinds.setdefault(_label_kind(v), v)
-        if len(kinds) > 1:
-            examples = " and ".join(f"{kind} (e.g. {v!r})" for kind, v in kinds.items())
-            raise TypeError(
-                f"{name} mixes labels of different kinds: {examples}; the labels "
-                "of a task must be all numbers or all strings"
-            )
-        if next(iter(kinds)) not in ("strings", "numbers"):
-            raise TypeError(
-                f"{name} holds labels of type {next(iter(kinds))}; labels must be "
-                "numbers or strings (decode bytes first)"
-            )
-    if y_arr.dtype.kind == "S":
-        raise TypeError(
-            f"{name} holds bytes labels; labels must be numbers or strings "
-            "(decode bytes first)"
-        )
-    if y_arr.dtype.kind == "f" and not np.isfinite(y_arr).all():
-        first = int(np.flatnonzero(~np.isfinite(y_arr))[0])
-        raise ValueError(
-            f"{name} contains missing labels (NaN) or infinity, first at "
-            f"{name}[{first}]: every sequence needs a finite label"
-        )
-    kind = type_of_target(y_arr, input_name=name)
-    if kind not in ("binary", "multiclass"):
-        raise ValueError(
-            f"Unknown label type: {kind!r}. {name} must hold class labels (ints, "
-            "strings, ...), one per sequence; regression targets are not a task kind"
-        )
-    return y_arr
-
-
-class ItemVocabulary:
-    """Maps hashable item ids to embedding indices, and grows.
-
-    Index 0 is padding and index 1 is the unknown item; the items seen so far
-    take indices 2, 3, ... in order of first appearance, so the indices of
-    known items never change when new items arrive.
-
-    Examples
-    --------
-    >>> from sklearn_teracon import ItemVocabulary
-    >>> vocab = ItemVocabulary()
-    >>> vocab.extend([["a", "b"], ["b", "c"]])
-    3
-    >>> vocab.encode([["c", "zzz"]], max_len=4).tolist()
-    [[0, 0, 4, 1]]
-    """
-
-    def __init__(self, items: Sequence | None = None):
-        self.items: list = []
-        self._index: dict = {}
-        if items is not None:
-            self.extend([items])
-
-    def __len__(self) -> int:
-        """Number of embedding rows: the items plus padding and unknown."""
-        return len(self.items) + N_RESERVED
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
-
-    def extend(self, sequences: Iterable[Iterable]) -> int:
-        """Add unseen items; return how many were new."""
-        before = len(self.items)
-        for seq in sequences:
-            for item in seq:
-                if item not in self._index:
-                    self._index[item] = len(self.items) + N_RESERVED
-                    self.items.append(item)
-        return len(self.items) - before
-
-    def index_of(self, items: Iterable) -> np.ndarray:
-        return np.fromiter(
-            (self._index.get(item, UNKNOWN_INDEX) for item in items), dtype=np.int64
-        )
-
-    def encode(self, sequences: Sequence[Sequence], max_len: int) -> np.ndarray:
-        """Left-padded index matrix keeping each user's most recent items."""
-        out = np.zeros((len(sequences), max_len), dtype=np.int64)
-        get = self._index.get
-        for row, seq in zip(out, sequences):
-            recent = seq[-max_len:]
-            if recent:
-                row[max_len - len(recent) :] = [get(i, UNKNOWN_INDEX) for i in recent]
-        return out
-
-    def decode(self, indices: np.ndarray) -> np.ndarray:
-        """Item ids of indices ≥ 2 (the reserved indices are never items)."""
-        lookup = np.empty(len(self.items), dtype=object)
-        lookup[:] = self.items
-        decoded = lookup[np.asarray(indices) - N_RESERVED]
-        return _tighten(decoded)
-
-
-def _tighten(values: np.ndarray) -> np.ndarray:
-    """Give an object array of ids a plain dtype when all ids share one."""
-    if values.size and all(isinstance(v, numbers.Integral) for v in values.flat):
-        try:
-            return values.astype(np.int64)
-        except OverflowError:  # ids beyond int64, e.g. from an older model file
-            return values
-    if values.size and all(isinstance(v, numbers.Real) for v in values.flat):
-        return values.astype(np.float64)
-    if values.size and all(isinstance(v, str) for v in values.flat):
-        return values.astype(str)
-    return values
 
 
 def split_last_items(sequences: list[list]) -> tuple[list[list], list]:

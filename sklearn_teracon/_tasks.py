@@ -1,4 +1,8 @@
-"""Tasks as the encoder knows them: names, records, and the checks of a task's data."""
+"""Tasks as the encoder knows them: names, records, and the checks of a task's data.
+
+The task views (``model_selection``) share the names, tags and checks here
+with the encoder; nothing here imports either.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._sequences import check_labels, check_sequences
+from ._labels import check_classes, check_labels
+from ._sequences import check_sequences
 from .nn import LABELS, NEXT_ITEM
 
 
@@ -106,11 +111,21 @@ class TaskRecord:
     n_fits: int = 0
 
 
-def _check_task_data(sequences, y, classes, name: str, record: TaskRecord | None):
+def _check_task_data(
+    sequences,
+    y,
+    classes,
+    name: str,
+    record: TaskRecord | None,
+    *,
+    default_name: bool = False,
+):
     """Validate a task's labels against its kind; return its classes and targets.
 
     Targets are class indices for a labelled task; None for a next-item task,
-    whose targets are the sequences themselves.
+    whose targets are the sequences themselves. ``default_name``: the caller
+    gave no ``task``, so ``name`` is the default one (errors say how to name
+    a new task).
     """
     kind = NEXT_ITEM if y is None else LABELS
     if record is not None and record.kind != kind:
@@ -121,7 +136,7 @@ def _check_task_data(sequences, y, classes, name: str, record: TaskRecord | None
         )
     if kind == LABELS:
         y = check_labels(y, len(sequences))
-        task_classes = _task_classes(y, classes, record, name)
+        task_classes = _task_classes(y, classes, record, name, default_name)
         return task_classes, np.searchsorted(task_classes, y)
     if classes is not None:
         raise ValueError(f"classes is only for labelled tasks; {name!r} has none")
@@ -158,28 +173,38 @@ def _log_prior(targets, n_outputs: int) -> np.ndarray | None:
     return np.log(counts / counts.sum())
 
 
-def _task_classes(y, classes, record: TaskRecord | None, name: str) -> np.ndarray:
+def _task_classes(
+    y, classes, record: TaskRecord | None, name: str, default_name: bool = False
+) -> np.ndarray:
     try:
         seen = np.unique(y)
     except TypeError as exc:
         raise TypeError(
             f"labels of task {name!r} must be of one sortable type"
         ) from exc
+    if classes is not None:
+        classes = check_classes(classes)
     if record is not None:
         known = record.classes_
-        if classes is not None and not np.array_equal(np.unique(classes), known):
+        if classes is not None and not np.array_equal(classes, known):
             raise ValueError(
                 f"classes of task {name!r} were fixed on its first call as {known!r}"
             )
     elif classes is not None:
-        known = np.unique(np.asarray(classes))
+        known = classes
     else:
         return seen
     unknown = np.setdiff1d(seen, known)
     if len(unknown):
+        new_task = (
+            f"; without task=, partial_fit continues the last labelled task "
+            f"({name!r}): pass task='<new name>' to learn a new task"
+            if default_name and record is not None
+            else ""
+        )
         raise ValueError(
             f"y contains labels not among the classes of task {name!r}: "
             f"{unknown[:10].tolist()}; pass every label with classes= on the "
-            "task's first call"
+            f"task's first call{new_task}"
         )
     return known

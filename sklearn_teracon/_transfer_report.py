@@ -1,8 +1,9 @@
 """The report of a label-scarce evaluation: scores by task, labels and method.
 
 :class:`LabelScarceReport` holds what
-:class:`~sklearn_teracon.transfer.LabelScarceEvaluator` measured and renders it
-as a text table, Markdown, JSON or a pandas DataFrame.
+:class:`~sklearn_teracon.transfer.LabelScarceEvaluator` measured: its means,
+standard deviations and paired comparisons are here, its text table,
+Markdown, JSON and pandas DataFrame in ``sklearn_teracon._transfer_io``.
 """
 
 from __future__ import annotations
@@ -12,42 +13,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _report_json
-from ._report import (
-    _fmt,
-    _fmt_gap,
-    _markdown_table,
-    _text_table,
-    _verdict,
-    _verdict_parts,
+from ._paired import pooled_difference
+from ._report_format import _verdict, _verdict_parts
+from ._transfer_io import (
+    _label,
+    _n_key,
+    as_dict,
+    frame,
+    from_json,
+    markdown,
+    summary_text,
 )
-from ._report_json import _jsonable, _nan_if_none, json_object
-from .metrics import PairedDifference, paired_difference
 
 __all__ = ["LabelScarceReport"]
-
-FORMAT = "sklearn-teracon/label-scarce-report"
-FORMAT_VERSION = 1
-_KEYS = ("difference", "low", "high")
-
-
-def _label(n: int | None) -> str:
-    """How a number of labelled users reads: ``"all"`` for None."""
-    return "all" if n is None else str(n)
-
-
-def _n_key(n) -> int | None:
-    return None if n is None else int(n)
-
-
-def _pooled_difference(
-    a_rows: list[np.ndarray], b_rows: list[np.ndarray], groups: list[np.ndarray]
-) -> PairedDifference:
-    """``a - b`` over the rows of every replicate together, each row grouped by
-    its user (one array per replicate in each list); see
-    :meth:`LabelScarceReport.compare`."""
-    return paired_difference(
-        np.concatenate(a_rows), np.concatenate(b_rows), np.concatenate(groups)
-    )
 
 
 @dataclass(eq=False)
@@ -297,7 +275,7 @@ class LabelScarceReport:
             groups.append(self.test_users.get((task, r), np.arange(a.size)))
         if not a_rows:
             return None
-        gap = _pooled_difference(a_rows, b_rows, groups)
+        gap = pooled_difference(a_rows, b_rows, groups)
         return {"baseline": against, **gap._asdict(), "n_replicates": len(a_rows)}
 
     def verdict(self) -> dict[str, list[str]]:
@@ -319,59 +297,11 @@ class LabelScarceReport:
         )
 
     # -- text --------------------------------------------------------------------
-    def _replicates_text(self) -> str:
-        seeds = sorted({r["seed"] for r in self.replicates if r["seed"] is not None})
-        if any(r["fold"] is not None for r in self.replicates):
-            return f"{self.n_replicates} user folds (seed {', '.join(map(str, seeds))})"
-        plural = "" if self.n_replicates == 1 else "s"
-        return f"{self.n_replicates} seed{plural} ({', '.join(map(str, seeds))})"
-
-    def _table(self) -> tuple[list[str], list[list[str]]]:
-        agg = self.aggregate()
-        header = ["task", "metric", "N", *self.methods]
-        gaps = bool(self.vs_best_baseline)
-        if gaps:
-            header.append(f"{self.encoder_method} - best baseline [95% CI]")
-        rows = []
-        for task, metric in zip(self.task_names, self.metrics):
-            for n in self.n_labelled:
-                cells = [task, metric, _label(n)]
-                for method in self.methods:
-                    mean, std, _ = agg.get((task, n, method), (np.nan, np.nan, 0))
-                    cell = _fmt(mean)
-                    if np.isfinite(std):
-                        cell += f" ± {std:.4f}"
-                    cells.append(cell)
-                if gaps:
-                    cells.append(_fmt_gap(self.vs_best_baseline.get((task, n))))
-                rows.append(cells)
-        return header, rows
-
     def summary(self) -> str:
         """The table as plain text: one row per (task, N), the mean ± std over
         replicates of each method, the encoder minus the best baseline with its
         paired 95 % interval, and the verdict sentence."""
-        header, rows = self._table()
-        left = {0, 1, len(header) - 1} if self.vs_best_baseline else {0, 1}
-        header, *rows = _text_table([header, *rows], left)
-        rule = "-" * len(header)
-        title = f"Label-scarce evaluation: {len(self.task_names)} task"
-        title += "" if len(self.task_names) == 1 else "s"
-        if self.stream:
-            title += f" of {self.stream!r}"
-        lines = [
-            f"{title}, {self._replicates_text()}",
-            "Test score after training the task on N labelled users (earlier tasks "
-            "on all of theirs); mean ± std over replicates.",
-            header,
-            rule,
-            *rows,
-            rule,
-        ]
-        verdict = self._verdict_sentence()
-        lines += [verdict] if verdict else []
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        return summary_text(self)
 
     def to_text(self) -> str:
         """Same as :meth:`summary`."""
@@ -389,47 +319,7 @@ class LabelScarceReport:
 
     def to_markdown(self) -> str:
         """The table, the verdict, the labelled users and the notes in Markdown."""
-        header, rows = self._table()
-        title = "Label-scarce evaluation" + (
-            f" of `{self.stream}`" if self.stream else ""
-        )
-        out = [
-            f"## {title}",
-            "",
-            f"{self._replicates_text()}. "
-            + (
-                "Test score after training each task on N labelled users (earlier "
-                "tasks on all of theirs), mean ± std over replicates."
-            ),
-            "",
-        ]
-        out += _markdown_table(header, rows, 3)
-        out.append("")
-        verdict = self._verdict_sentence()
-        out += [verdict, ""] if verdict else []
-        if self.labelled_users:
-            out += [
-                "Labelled users per replicate (every method saw the same ids): "
-                + "; ".join(
-                    f"{t}@{_label(n)}: "
-                    + ", ".join(
-                        str(len(self.labelled_users[(r, t, n)]))
-                        for r in range(self.n_replicates)
-                        if (r, t, n) in self.labelled_users
-                    )
-                    for t in self.task_names
-                    for n in self.n_labelled
-                )
-                + ".",
-                "",
-            ]
-        out += [f"- note: {note}" for note in self.notes]
-        if np.isfinite(self.total_time):
-            out += ["", f"Total wall time: {self.total_time:.1f} s."]
-        if self.params:
-            params = ", ".join(f"`{k}={v!r}`" for k, v in sorted(self.params.items()))
-            out += ["", "Encoder parameters: " + params]
-        return "\n".join(out) + "\n"
+        return markdown(self)
 
     def to_frame(self):
         """The scores in long format as a pandas DataFrame.
@@ -444,78 +334,12 @@ class LabelScarceReport:
         -------
         pandas.DataFrame
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "LabelScarceReport.to_frame requires pandas, which is not "
-                "installed (pip install pandas); to_text(), to_markdown() and "
-                "to_json() work without it."
-            ) from exc
-        metric = dict(zip(self.task_names, self.metrics))
-        records = []
-        for (task, n, method, r), score in self.scores.items():
-            users = self.labelled_users.get((r, task, n))
-            records.append(
-                {
-                    "task": task,
-                    "metric": metric.get(task),
-                    "n_labelled": n,
-                    "labels": _label(n),
-                    "n_users": None if users is None else len(users),
-                    "method": method,
-                    "replicate": r,
-                    "seed": self.replicates[r]["seed"],
-                    "fold": self.replicates[r]["fold"],
-                    "score": score,
-                    "fit_time": self.fit_times.get((task, n, method, r), np.nan),
-                }
-            )
-        frame = pd.DataFrame.from_records(records)
-        if len(frame):
-            frame["n_labelled"] = pd.array(frame["n_labelled"], dtype="Int64")
-            frame["n_users"] = pd.array(frame["n_users"], dtype="Int64")
-        return frame
+        return frame(self)
 
     # -- JSON --------------------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-compatible dict (NaN is None); per-row scores are left out."""
-        return _jsonable(
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "stream": self.stream,
-                "tasks": self.task_names,
-                "metrics": self.metrics,
-                "n_labelled": self.n_labelled,
-                "methods": self.methods,
-                "encoder_method": self.encoder_method,
-                "baselines": self.baselines,
-                "replicates": self.replicates,
-                "scores": [
-                    {
-                        "task": t,
-                        "n_labelled": n,
-                        "method": m,
-                        "replicate": r,
-                        "score": v,
-                        "fit_time": self.fit_times.get((t, n, m, r)),
-                    }
-                    for (t, n, m, r), v in self.scores.items()
-                ],
-                "labelled_users": [
-                    {"replicate": r, "task": t, "n_labelled": n, "users": users}
-                    for (r, t, n), users in self.labelled_users.items()
-                ],
-                "vs_best_baseline": [
-                    {"task": t, "n_labelled": n, **gap}
-                    for (t, n), gap in self.vs_best_baseline.items()
-                ],
-                "notes": self.notes,
-                "params": self.params,
-                "total_time": self.total_time,
-            }
-        )
+        return as_dict(self)
 
     to_json = _report_json.to_json
     save_json = _report_json.save_json
@@ -529,45 +353,6 @@ class LabelScarceReport:
         ValueError
             If the text is not a label-scarce report.
         """
-        data = json_object(text, FORMAT, "label-scarce report")
-        try:
-            keys = [
-                (s["task"], s["n_labelled"], s["method"], s["replicate"])
-                for s in data["scores"]
-            ]
-            return cls(
-                task_names=data["tasks"],
-                metrics=data["metrics"],
-                n_labelled=data["n_labelled"],
-                methods=data["methods"],
-                encoder_method=data["encoder_method"],
-                baselines=data["baselines"],
-                replicates=data["replicates"],
-                scores={
-                    k: _nan_if_none(s["score"]) for k, s in zip(keys, data["scores"])
-                },
-                fit_times={
-                    k: _nan_if_none(s.get("fit_time"))
-                    for k, s in zip(keys, data["scores"])
-                },
-                labelled_users={
-                    (u["replicate"], u["task"], u["n_labelled"]): u["users"]
-                    for u in data["labelled_users"]
-                },
-                vs_best_baseline={
-                    (g["task"], g["n_labelled"]): {
-                        "baseline": g["baseline"],
-                        **{k: _nan_if_none(g[k]) for k in _KEYS},
-                        "n_replicates": g.get("n_replicates"),
-                    }
-                    for g in data["vs_best_baseline"]
-                },
-                notes=list(data.get("notes", [])),
-                stream=str(data.get("stream", "")),
-                params=dict(data.get("params") or {}),
-                total_time=_nan_if_none(data.get("total_time")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(f"not a valid label-scarce report: {exc!r}") from exc
+        return from_json(cls, text)
 
     load_json = classmethod(_report_json.load_json)

@@ -35,7 +35,7 @@ from ._sequences import (
     check_sequences,
     split_last_items,
 )
-from .metrics import _row_scores_with_metric, default_metric
+from .metrics._scoring import _row_scores_with_metric, default_metric
 
 __all__ = [
     "BagOfItemsClassifier",

@@ -19,11 +19,12 @@ from __future__ import annotations
 import numbers
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.base import clone
 
+from ._protocol import EvaluationInterrupted, check_stream
 from ._replicated_report import FINAL, ReplicatedReport
 from ._replicates import (
     check_replicates,
@@ -34,6 +35,7 @@ from ._replicates import (
 from ._report import ContinualReport
 from ._report_json import _jsonable
 from ._vs_baseline import _against_best_baseline, score_baselines
+from .metrics._continual import check_single_task_scores
 
 __all__ = [
     "ContinualEvaluator",
@@ -41,32 +43,6 @@ __all__ = [
     "EvaluationInterrupted",
     "ReplicatedReport",
 ]
-
-
-# --------------------------------------------------------------------------- #
-# the evaluator
-# --------------------------------------------------------------------------- #
-class EvaluationInterrupted(KeyboardInterrupt):
-    """A :class:`KeyboardInterrupt` (Ctrl-C) during :meth:`ContinualEvaluator.evaluate`.
-
-    It is a ``KeyboardInterrupt``, so code that does not know it stops as
-    before; code that does can keep what was finished.
-
-    Attributes
-    ----------
-    report : ContinualReport, ReplicatedReport, LabelScarceReport or None
-        The report over the tasks whose training and scoring had finished
-        (without single-task scores unless they were given); None when no
-        task had. Over replicates, a :class:`ReplicatedReport` of those
-        finished (during the first, its partial report). From
-        :class:`~sklearn_teracon.transfer.LabelScarceEvaluator`,
-        a :class:`~sklearn_teracon.transfer.LabelScarceReport` of the scores
-        finished so far.
-    """
-
-    def __init__(self, report: ContinualReport | ReplicatedReport | None):
-        super().__init__("evaluation interrupted")
-        self.report = report
 
 
 class ContinualEvaluator:
@@ -175,29 +151,6 @@ class ContinualEvaluator:
         self.verbose = verbose
 
     # -- validation --------------------------------------------------------------
-    @staticmethod
-    def _check_stream(stream) -> list:
-        if isinstance(stream, str | bytes) or not isinstance(stream, Iterable):
-            raise TypeError(
-                "stream must be a TaskStream (or an iterable of Task objects), got "
-                f"{type(stream).__name__}"
-            )
-        tasks = list(stream)
-        if not tasks:
-            raise ValueError("stream has no task: nothing to evaluate")
-        for task in tasks:
-            missing = [a for a in ("name", "train", "test") if not hasattr(task, a)]
-            if missing:
-                raise TypeError(
-                    "stream must hold Task objects with name, train and test; got "
-                    f"{type(task).__name__} without {', '.join(missing)}"
-                )
-        names = [task.name for task in tasks]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"task names must be unique; repeated: {repeated}")
-        return tasks
-
     def _check_single_task(self, names: list[str]):
         """ "compute", None, or a float array of shape (T,)."""
         single = self.single_task
@@ -225,24 +178,7 @@ class ContinualEvaluator:
                     "first needs one)"
                 )
             single = [single.get(name, np.nan) for name in names]
-        try:
-            scores = np.asarray(single, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"single_task must be an array of real scores: {exc}"
-            ) from exc
-        if scores.shape != (T,):
-            raise ValueError(
-                f"single_task must hold one score per task: shape ({T},) for "
-                f"{names}, got shape {scores.shape}"
-            )
-        bad = [names[j] for j in range(1, T) if not np.isfinite(scores[j])]
-        if bad:
-            raise ValueError(
-                f"single_task scores must be finite (except the first task's); "
-                f"not finite for {bad}"
-            )
-        return scores
+        return check_single_task_scores(single, T, name="single_task", task_names=names)
 
     def _say(self, message: str) -> None:
         if self.verbose:
@@ -267,7 +203,7 @@ class ContinualEvaluator:
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an int, got {self.verbose!r}")
         seeds, n_folds = check_replicates(self.seeds, self.n_folds)
-        tasks = self._check_stream(stream)
+        tasks = check_stream(stream)
         names = [task.name for task in tasks]
         single = self._check_single_task(names)
         if is_replicated(seeds, n_folds):

@@ -18,6 +18,7 @@ cluster through joblib's backends (Dask, Ray) without code changes: see
 from __future__ import annotations
 
 import copy
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -25,9 +26,33 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .encoder import ContinualUserEncoder, _check_task, sequence_input_tags
+from ._tasks import _check_task, sequence_input_tags
 
 __all__ = ["TaskEstimator", "make_task_estimator"]
+
+
+@runtime_checkable
+class TaskLearner(Protocol):
+    """What a view needs of its encoder: a :class:`ContinualUserEncoder`'s methods.
+
+    A protocol rather than the class itself: the encoder builds views
+    (``task_estimator``), so this module may not import it.
+    """
+
+    def partial_fit(self, X, y=None, *, task=None, classes=None): ...
+
+    def classes_of(self, task=None): ...
+
+    def decision_function(self, X, task=None): ...
+
+    def predict_proba(self, X, task=None): ...
+
+    def predict(self, X, task=None): ...
+
+    def score(self, X, y=None, task=None): ...
+
+    def task_estimator(self, task, **params): ...
+
 
 # The encoder parameters a view may override; None keeps the encoder's value.
 OVERRIDABLE_PARAMS = (
@@ -155,12 +180,12 @@ validation_fraction, random_state : default=None
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "encoder_")
 
-    def _snapshot(self) -> ContinualUserEncoder:
+    def _snapshot(self) -> TaskLearner:
         """The fitted encoder behind ``self.encoder``, validated."""
         encoder = self.encoder
         if isinstance(encoder, FrozenEstimator):
             encoder = encoder.estimator
-        if not isinstance(encoder, ContinualUserEncoder):
+        if not isinstance(encoder, TaskLearner):
             raise TypeError(
                 "encoder must be a fitted ContinualUserEncoder wrapped in "
                 "sklearn.frozen.FrozenEstimator (use enc.task_estimator(task)), got "
@@ -278,9 +303,7 @@ validation_fraction, random_state : default=None
         return self.encoder_.score(X, y, task=self.task_)
 
 
-def make_task_estimator(
-    encoder: ContinualUserEncoder, task: str, **params
-) -> TaskEstimator:
+def make_task_estimator(encoder: TaskLearner, task: str, **params) -> TaskEstimator:
     """A :class:`TaskEstimator` of ``task`` on a frozen snapshot of ``encoder``.
 
     ``encoder`` is deep-copied now and the copy wrapped in
@@ -321,7 +344,7 @@ def make_task_estimator(
     """
     if isinstance(encoder, FrozenEstimator):
         encoder = encoder.estimator
-    if not isinstance(encoder, ContinualUserEncoder):
+    if not isinstance(encoder, TaskLearner):
         raise TypeError(
             f"encoder must be a ContinualUserEncoder, got {type(encoder).__name__}"
         )

@@ -14,7 +14,7 @@ from skorch.callbacks import (
 )
 from skorch.history import History
 
-from sklearn_teracon import ContinualUserEncoder, cli
+from sklearn_teracon import ContinualUserEncoder, _cli_steps, cli
 from sklearn_teracon.cli import main
 from sklearn_teracon.datasets import make_synthetic_stream
 from sklearn_teracon.evaluation import (
@@ -223,7 +223,7 @@ def test_ctrl_c_during_the_first_task_has_no_report():
 
 def test_ctrl_c_in_run_writes_the_partial_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(
-        cli, "_make_encoder", lambda args: _interrupted_encoder("category")
+        _cli_steps, "make_encoder", lambda args: _interrupted_encoder("category")
     )
     out = tmp_path / "run"
     argv = ["run", "--dataset", "synthetic", "--n-users", "120", "--n-items", "48"]
@@ -290,7 +290,7 @@ def test_training_leaves_no_gradients_nor_optimizer_moments(toy):
 
 
 def test_fused_adam_only_where_torch_has_it(monkeypatch):
-    from sklearn_teracon.training.net import fused_adam_available
+    from sklearn_teracon.training.build import fused_adam_available
 
     assert fused_adam_available("cuda") and fused_adam_available("cuda:1")
     assert fused_adam_available("cpu") and not fused_adam_available("meta")

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import sklearn_teracon.nn.chunked as chunked_module
+import sklearn_teracon.training.inference as inference_module
 import sklearn_teracon.training.net as net_module
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.metrics import score_ranks, score_with_metric, target_ranks
@@ -191,7 +192,7 @@ def test_bag_weight_adds_to_the_next_item_loss(toy):
 
 # -- the estimator, with chunks forced small -------------------------------------
 def _small_chunks(monkeypatch, columns=3, users=5):
-    for module in (net_module, chunked_module):
+    for module in (inference_module, chunked_module):
         monkeypatch.setattr(module, "logits_chunk_size", lambda n, v: min(columns, v))
     monkeypatch.setattr(net_module, "users_per_pass", lambda n, *_: min(users, n))
 

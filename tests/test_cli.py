@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from sklearn_teracon import ContinualUserEncoder, cli
+from sklearn_teracon import ContinualUserEncoder, _cli_steps, cli
 from sklearn_teracon.cli import main
 from sklearn_teracon.evaluation import ContinualReport, ReplicatedReport
 from sklearn_teracon.metrics import backward_transfer
@@ -110,13 +110,8 @@ def test_quiet_run_prints_only_the_table(quiet_run):
 
 def test_progress_and_no_single_task(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(
-        [*TINY_RUN, "--tasks", "next_item,related", "--no-single-task"]
-        + [
-            "--out",
-            str(out),
-        ]
-    )
+    argv = [*TINY_RUN, "--tasks", "next_item,related", "--no-single-task"]
+    code = main([*argv, "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "[task 1/2] next_item" in captured.out
@@ -134,7 +129,7 @@ def test_progress_and_no_single_task(tmp_path, capsys):
 def test_threads_limit_applies_during_the_run_only(tmp_path, monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     seen = []
-    original = cli._make_encoder
+    original = _cli_steps.make_encoder
 
     def spy(args):
         encoder = original(args)
@@ -148,7 +143,7 @@ def test_threads_limit_applies_during_the_run_only(tmp_path, monkeypatch):
         monkeypatch.setattr(type(encoder), "partial_fit", partial_fit)
         return encoder
 
-    monkeypatch.setattr(cli, "_make_encoder", spy)
+    monkeypatch.setattr(_cli_steps, "make_encoder", spy)
     before = threadpoolctl.threadpool_info()
     code, _, stderr = call(
         [*TINY_RUN, "--tasks", "category", "--no-single-task", "-q", "--threads", "1"]
@@ -224,6 +219,8 @@ def assert_one_line_error(code, stderr, *fragments, expected=True):
 
 
 SMALL = ["run", "--dataset", "synthetic", "--n-users", "60", "--n-items", "48"]
+COMPARE = ["compare", *SMALL[1:], "--strategies"]
+TRANSFER = ["transfer", *SMALL[1:], "--strategies"]
 
 
 @pytest.mark.parametrize(
@@ -251,6 +248,10 @@ SMALL = ["run", "--dataset", "synthetic", "--n-users", "60", "--n-items", "48"]
         ([*SMALL, "--folds", "61"], ["n_folds", "number of users (60)", "61"]),
         (["compare", *SMALL[1:], "--folds", "1"], ["--folds", "'1'"]),
         (["compare", *SMALL[1:], "--seeds", "1,1"], ["--seeds", "'1,1'"]),
+        ([*COMPARE, "teracon,foo"], ["teracon,foo: unknown strategy 'foo'; choose"]),
+        ([*TRANSFER, "foo,hat,bar"], ["unknown strategies 'foo', 'bar'; choose among"]),
+        ([*COMPARE, "teracon,hat,teracon"], ["named once; repeated: teracon"]),
+        ([*TRANSFER, "teracon,"], ["expected comma-separated names", "choose among"]),
         ([], ["COMMAND"]),
     ],
 )

@@ -26,7 +26,8 @@ from sklearn_teracon.datasets import (
     make_movielens_stream,
     make_synthetic_stream,
 )
-from sklearn_teracon.datasets._movielens import AGE_GROUPS, OCCUPATIONS_100K
+from sklearn_teracon.datasets._movielens_files import OCCUPATIONS_100K
+from sklearn_teracon.datasets._movielens_stream import AGE_GROUPS
 
 ML_NAMES = ["next_item", "liked", "five_star", "age", "gender", "occupation"]
 SYNTH_NAMES = ["next_item", "category", "related", "conflict", "noise"]

@@ -14,6 +14,7 @@
 import ast
 import doctest
 import importlib
+import importlib.util
 import pkgutil
 import re
 import runpy
@@ -194,6 +195,32 @@ def test_docs_build_offline_unless_intersphinx_is_asked_for(monkeypatch):
     conf = runpy.run_path(str(DOCS / "conf.py"))
     assert "sphinx.ext.intersphinx" in conf["extensions"]
     assert set(conf["intersphinx_mapping"]) == {"python", "sklearn", "skorch"}
+
+
+MATHJAX_EXTENSION = "sphinx-mathjax-offline"
+
+
+def test_docs_typeset_math_with_their_own_mathjax(monkeypatch):
+    """Formulas render offline: the pages load MathJax from _static, no CDN."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # conf.py sets it for the gallery
+    conf = runpy.run_path(str(DOCS / "conf.py"))
+    extensions = conf["extensions"]
+    assert extensions.index("sphinx.ext.mathjax") < extensions.index(MATHJAX_EXTENSION)
+    path = conf["mathjax_path"]
+    assert "//" not in path and not path.startswith("/"), path  # under _static
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    docs_extra = re.search(r"^docs = \[$(.*?)^\]$", pyproject, re.M | re.S)
+    assert f'"{MATHJAX_EXTENSION}' in docs_extra.group(1)
+
+
+def test_the_local_mathjax_is_where_mathjax_path_says(monkeypatch):
+    spec = importlib.util.find_spec(MATHJAX_EXTENSION)
+    if spec is None:
+        pytest.skip(f"{MATHJAX_EXTENSION} (the docs extra) is not installed")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    path = runpy.run_path(str(DOCS / "conf.py"))["mathjax_path"]
+    # The extension copies its static/mathjax folder to _static/mathjax.
+    assert (Path(spec.origin).parent / "static" / path).is_file()
 
 
 def test_ci_builds_the_docs_with_warnings_as_errors():

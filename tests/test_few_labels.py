@@ -9,7 +9,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-import sklearn_teracon.training.net as net_module
+import sklearn_teracon.training.build as build_module
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.baselines import PopularityBaseline
 from sklearn_teracon.datasets import make_synthetic_stream
@@ -138,14 +138,14 @@ def test_an_epoch_replaces_the_start_only_beyond_noise(stream, pretrained, monke
     X, y = few(stream["category"], 200)
     backbone = pretrained.net_.module_.backbone.state_dict()
     # No margin: the epochs that lower the validation loss win ...
-    monkeypatch.setattr(net_module, "START_MARGIN", 0.0)
+    monkeypatch.setattr(build_module, "START_MARGIN", 0.0)
     free = continued(pretrained, X, y, "category")
     history = free.history_["category"]
     assert min(history[:, "valid_loss"]) < history[0, "start_valid_loss"]
     moved = free.net_.module_.backbone.state_dict()
     assert not all(torch.equal(backbone[k], moved[k]) for k in backbone)
     # ... an unreachable margin keeps the start: the backbone is untouched.
-    monkeypatch.setattr(net_module, "START_MARGIN", 1e6)
+    monkeypatch.setattr(build_module, "START_MARGIN", 1e6)
     kept = continued(pretrained, X, y, "category").net_.module_.backbone.state_dict()
     assert all(torch.equal(backbone[k], kept[k]) for k in backbone)
 

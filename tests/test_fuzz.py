@@ -22,13 +22,15 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
+from skorch.callbacks import Callback  # noqa: E402
 
 from sklearn_teracon import ContinualUserEncoder, TaskName  # noqa: E402
 from sklearn_teracon import metrics as M  # noqa: E402
+from sklearn_teracon._encoder_checks import MAX_LEN  # noqa: E402
 from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY  # noqa: E402
 from sklearn_teracon.cli import build_parser  # noqa: E402
-from sklearn_teracon.encoder import MAX_LEN, MAX_SCALE  # noqa: E402
 from sklearn_teracon.evaluation import ContinualReport  # noqa: E402
+from sklearn_teracon.strategies.teracon import MAX_SCALE  # noqa: E402
 from sklearn_teracon.training.persistence import tensor_digest  # noqa: E402
 
 from .conftest import TINY, make_toy  # noqa: E402
@@ -149,6 +151,7 @@ labels = st.one_of(
     st.none(),
     st.binary(max_size=1),
     st.booleans(),
+    st.tuples(st.integers(0, 2)),
 )
 any_y = st.one_of(
     st.none(),
@@ -302,11 +305,18 @@ def _param_values():
         "max_epochs": st.sampled_from([0, 1, -1, 1.0, 2]),
         "patience": st.sampled_from([None, 0, 1, 2.5]),
         "validation_fraction": floats,
-        "padding_value": st.one_of(st.integers(), st.text(max_size=2), st.none()),
+        "padding_value": st.one_of(
+            st.integers(),
+            st.text(max_size=2),
+            st.none(),
+            st.sampled_from([[1], 2**70, float("nan"), b"x", (0,), 1.5]),
+        ),
         "device": st.sampled_from(["cpu", "", "cuda:99", "tpu", 3, None]),
         "random_state": st.sampled_from([None, 0, -1, 2**32, 1.5, "x"]),
         "verbose": st.sampled_from([0, -1, "x", 2.5, False]),
-        "callbacks": st.sampled_from([None, [], "x", 3]),
+        "callbacks": st.sampled_from(
+            [None, [], "x", 3, [1], [("cb", 1)], [(1, Callback())], [Callback]]
+        ),
     }
 
 
@@ -684,3 +694,377 @@ def test_cli_arguments_parse_or_exit_with_usage(argv):
         except SystemExit as exc:
             assert exc.code == 2, exc.code
             assert "error:" in err.getvalue()
+
+
+# -- faults found by fuzzing and by trying the library as a new user (#23) -------
+# Each wrong call fails at that call with a ValueError/TypeError naming the
+# problem, and leaves the encoder as it was.
+def _refused(enc, seqs, call, error, match):
+    before = fingerprint(enc, seqs)
+    with pytest.raises(error, match=match):
+        call()
+    assert fingerprint(enc, seqs) == before
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [[1], [("cb", 1)], [(1, Callback())], [("a", Callback(), 3)], [Callback(), None]],
+)
+def test_a_bad_callback_is_named_at_fit(toy, callbacks):
+    seqs, _, _ = toy
+    enc = ContinualUserEncoder(**TINY, callbacks=callbacks)
+    bad = next(i for i, cb in enumerate(callbacks) if not isinstance(cb, Callback))
+    with pytest.raises(ValueError, match=rf"'callbacks' parameter.*callbacks\[{bad}\]"):
+        enc.partial_fit(seqs)
+    assert not hasattr(enc, "net_")
+
+
+def test_callbacks_as_instances_classes_and_named_tuples_train(toy):
+    from skorch.callbacks import EpochTimer
+
+    seqs, _, _ = toy
+    for callbacks in ([EpochTimer()], [EpochTimer], [("timer", EpochTimer())]):
+        ContinualUserEncoder(**TINY, callbacks=callbacks).partial_fit(seqs[:12])
+
+
+unsavable_padding = st.one_of(
+    st.sampled_from([[1], (0,), {1}, b"x", float("nan"), float("inf"), 1j]),
+    st.integers(2**63, 2**80),
+    st.integers(-(2**80), -(2**63) - 1),
+)
+
+
+@given(padding=unsavable_padding)
+def test_a_padding_value_save_would_refuse_is_refused_by_partial_fit(fitted, padding):
+    enc, seqs, before = fitted
+    enc = copy.copy(enc).set_params(padding_value=padding)
+    with pytest.raises(ValueError, match="'padding_value' parameter"):
+        enc.partial_fit(seqs)
+    with pytest.raises(ValueError, match="'padding_value' parameter"):
+        enc.transform(np.ones((2, 3), dtype=bool))  # inference checks it too
+    assert fingerprint(enc.set_params(padding_value=0), seqs) == before
+
+
+@TRAINING
+@given(padding=st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(), st.none()))
+def test_a_padding_value_partial_fit_accepts_can_be_saved(
+    toy, tmp_path_factory, padding
+):
+    seqs, _, _ = toy
+    enc = ContinualUserEncoder(**TINY, padding_value=padding).partial_fit(seqs[:12])
+    path = tmp_path_factory.mktemp("padding") / "m.safetensors"
+    enc.save(path)
+    assert ContinualUserEncoder.load(path).padding_value == padding
+
+
+def test_a_padding_value_beyond_int64_with_a_bool_array_is_a_value_error():
+    from sklearn_teracon._sequences import check_sequences
+
+    with pytest.raises(ValueError, match="padding_value=.* dtype bool"):
+        check_sequences(np.ones((2, 2), dtype=bool), padding_value=2**70)
+
+
+@pytest.mark.parametrize("max_len", [0, -3, 1, MAX_LEN + 1, 2.5, True, None, "8"])
+@pytest.mark.parametrize("method", [*INFERENCE, "score"])
+def test_a_max_len_set_after_fit_is_checked_by_inference(fitted, max_len, method):
+    enc, seqs, _ = fitted
+    enc = copy.copy(enc).set_params(max_len=max_len)
+    args = (seqs, None, "next_item") if method == "score" else (seqs,)
+    with pytest.raises(ValueError, match="'max_len' parameter"):
+        getattr(enc, method)(*args)
+
+
+def test_another_valid_max_len_after_fit_reads_fewer_items(fitted):
+    enc, seqs, _ = fitted
+    short = copy.copy(enc).set_params(max_len=3)
+    np.testing.assert_array_equal(
+        short.transform(seqs), enc.transform([s[-3:] for s in seqs])
+    )
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [(1,), b"x", "s"] * 2,
+        [(1, 2), (1, 2), "s"] * 2,
+        [b"x", "s", 1] * 2,
+        [(1,), 2, (3,)] * 2,
+    ],
+)
+def test_labels_of_mixed_kinds_are_named(fitted, y):
+    enc, seqs, _ = fitted
+    _refused(
+        enc, seqs, lambda: enc.partial_fit(seqs, y, task="m"), TypeError, "y mixes"
+    )
+
+
+@pytest.mark.parametrize(
+    "classes, match",
+    [
+        ([0, 1, float("nan")], r"classes contains a missing value \(nan"),
+        ([0, 1, None], r"classes contains a missing value \(None"),
+        ([0, 1, float("inf")], "classes contains a missing value"),
+        ([0, "a"], "classes mixes labels"),
+        ([[0, 1], [2]], "classes must be a 1-D"),
+        ([], "classes is empty"),
+        ("ab", "classes must be a 1-D"),
+    ],
+)
+def test_classes_with_missing_or_mixed_labels_are_refused(fitted, classes, match):
+    enc, seqs, _ = fitted
+    y = np.arange(len(seqs)) % 2
+
+    def call():
+        enc.partial_fit(seqs, y, task="m", classes=classes)
+
+    _refused(enc, seqs, call, (ValueError, TypeError), match)
+    # A task that exists checks them too, before comparing with its classes.
+    _refused(
+        enc,
+        seqs,
+        lambda: enc.partial_fit(seqs, y, task="group", classes=classes),
+        (ValueError, TypeError),
+        match,
+    )
+
+
+@pytest.mark.parametrize("fraction", [0.99, 0.999, 1 - 1e-9])
+def test_a_validation_fraction_holding_out_every_user_is_ours_to_refuse(toy, fraction):
+    seqs, _, _ = toy
+    enc = ContinualUserEncoder(**{**TINY, "validation_fraction": fraction})
+    n = len(seqs)
+    with pytest.raises(
+        ValueError, match=rf"validation_fraction={fraction}.* {n} of the {n} users"
+    ):
+        enc.partial_fit(seqs)
+    assert not hasattr(enc, "net_")
+    # Too few users to hold out one still trains, without validation.
+    ContinualUserEncoder(**{**TINY, "validation_fraction": 0.2}).partial_fit(seqs[:3])
+
+
+@pytest.mark.parametrize("random_state", [0, None])
+@pytest.mark.parametrize("validation_fraction", [0.0, 0.25])
+def test_training_leaves_the_global_random_states_as_they_were(
+    toy, random_state, validation_fraction
+):
+    import torch
+
+    seqs, groups, _ = toy
+    enc = ContinualUserEncoder(
+        **{
+            **TINY,
+            "random_state": random_state,
+            "validation_fraction": validation_fraction,
+        }
+    )
+    torch_before = torch.get_rng_state()
+    numpy_before = np.random.get_state()  # noqa: NPY002 (the global one)
+    enc.partial_fit(seqs).partial_fit(seqs, groups, task="g")
+    assert torch.equal(torch.get_rng_state(), torch_before)
+    enc.transform(seqs), enc.recommend(seqs, task="next_item"), enc.score(seqs, groups)
+    assert torch.equal(torch.get_rng_state(), torch_before)  # inference too
+    if random_state is not None:  # None draws its seed from NumPy's generator
+        numpy_after = np.random.get_state()  # noqa: NPY002
+        assert numpy_after[0] == numpy_before[0]
+        np.testing.assert_array_equal(numpy_after[1], numpy_before[1])
+        assert numpy_after[2:] == numpy_before[2:]
+
+
+def _interaction_tables():
+    import pandas as pd
+
+    events = {
+        "user": [1, 1, 2, 2],
+        "item": [10, 11, 10, 12],
+        "timestamp": [5, 6, 7, 8],
+        "rating": [4.0, 5.0, 3.0, 1.0],
+    }
+    movielens = {"userId": [1, 2], "movieId": [3, 4], "rating": [5, 4]}
+    tables = {
+        "pandas, user/item/timestamp/rating": pd.DataFrame(events),
+        "pandas, MovieLens names": pd.DataFrame(movielens),
+        "pandas, item only": pd.DataFrame({"item_id": [1, 2, 3]}),
+        "pandas, kinds mixed": pd.DataFrame({"a": ["u1", "u2"], "b": [1.5, 2.5]}),
+        "object array, strings and floats": np.array(
+            [["u1", "i1", 3.0], ["u2", "i2", 4.0]], dtype=object
+        ),
+    }
+    try:
+        import polars as pl
+    except ImportError:
+        pass
+    else:
+        tables["polars"] = pl.DataFrame(events)
+    try:
+        import pyarrow as pa
+    except ImportError:
+        pass
+    else:
+        tables["pyarrow"] = pa.table(events)
+        tables["pyarrow, unnamed"] = pa.table({"a": [1, 2], "b": [3, 4]})
+    return tables
+
+
+@pytest.mark.parametrize("kind", sorted(_interaction_tables()))
+@pytest.mark.parametrize("method", ["partial_fit", "transform", "predict", "score"])
+def test_an_interaction_table_as_x_points_to_sequences_from_interactions(
+    fitted, kind, method
+):
+    enc, seqs, _ = fitted
+    table = _interaction_tables()[kind]
+    enc = copy.deepcopy(enc) if method == "partial_fit" else enc
+    task = {} if method == "partial_fit" else {"task": "next_item"}
+    call = functools.partial(getattr(enc, method), table, **task)
+    _refused(enc, seqs, call, (ValueError, TypeError), "sequences_from_interactions")
+
+
+def test_a_padded_dataframe_of_one_dtype_is_still_a_2d_array(fitted):
+    import pandas as pd
+
+    enc, seqs, _ = fitted
+    padded = np.array([[0, 3, 4], [5, 6, 7]])
+    np.testing.assert_array_equal(
+        enc.transform(pd.DataFrame(padded)), enc.transform([[3, 4], [5, 6, 7]])
+    )
+
+
+@pytest.mark.parametrize("dtype", ["U", "S", "O"])
+def test_a_string_array_needs_the_string_that_pads_it(toy, dtype):
+    from sklearn_teracon._sequences import check_sequences
+
+    X = np.array([["PAD", "a", "b"], ["c", "d", "e"]]).astype(dtype)
+    if dtype == "S":
+        X = np.array([[b"PAD", b"a", b"b"], [b"c", b"d", b"e"]])
+    with pytest.raises(ValueError, match="padding_value='PAD'"):
+        check_sequences(X)  # the default padding_value=0 pads nothing here
+    enc = ContinualUserEncoder(**TINY)
+    with pytest.raises(ValueError, match="2-D array of strings"):
+        enc.partial_fit(X)
+    assert len(check_sequences(X, padding_value="PAD")[0]) == 2
+    assert len(check_sequences(X, padding_value=None)[0]) == 3
+    with pytest.raises(ValueError, match="2-D array of numbers"):
+        check_sequences(np.array([[0, 1, 2]]), padding_value="PAD")
+
+
+@pytest.mark.parametrize("container", ["pandas", "polars", "default"])
+def test_set_output_survives_save_and_load(fitted, tmp_path, container):
+    enc, seqs, _ = fitted
+    if container == "polars":
+        pytest.importorskip("polars")
+    enc = copy.deepcopy(enc).set_output(transform=container)
+    enc.save(tmp_path / "m.safetensors")
+    loaded = ContinualUserEncoder.load(tmp_path / "m.safetensors")
+    assert type(loaded.transform(seqs)) is type(enc.transform(seqs))
+    assert loaded._sklearn_output_config == {"transform": container}
+
+
+def test_a_file_without_set_output_has_no_such_key(fitted, saved):
+    from safetensors import safe_open
+
+    with safe_open(str(saved), framework="pt") as f:
+        assert "set_output" not in json.loads(f.metadata()[DESCRIPTION_KEY])
+    assert not hasattr(ContinualUserEncoder.load(saved), "_sklearn_output_config")
+
+
+def test_transform_keeps_the_index_of_series_and_user_sequences(fitted):
+    import pandas as pd
+
+    from sklearn_teracon.datasets import sequences_from_interactions
+
+    enc, seqs, _ = fitted
+    enc = copy.deepcopy(enc).set_output(transform="pandas")
+    series = pd.Series(seqs[:3], index=["ann", "bob", "cy"])
+    assert enc.transform(series).index.tolist() == ["ann", "bob", "cy"]
+    users = sequences_from_interactions(
+        {"user": ["b", "a", "a"], "item": [1, 2, 3], "timestamp": [0, 1, 2]}
+    )
+    out = enc.transform(users)
+    assert out.index.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(out.to_numpy(), enc.transform([[2, 3], [1]]))
+    assert isinstance(copy.deepcopy(enc).partial_fit(users), ContinualUserEncoder)
+    assert enc.set_output(transform="default").transform(series).shape == (3, 8)
+
+
+def test_new_labels_without_task_hint_at_naming_a_new_task(fitted):
+    enc, seqs, _ = fitted
+    new_labels = np.arange(len(seqs)) % 2 + 7
+    _refused(
+        enc,
+        seqs,
+        lambda: enc.partial_fit(seqs, new_labels),
+        ValueError,
+        "classes of task 'band'.*pass task='<new name>' to learn a new task",
+    )
+    with pytest.raises(ValueError, match="classes of task 'band'") as info:
+        enc.partial_fit(seqs, new_labels, task="band")
+    assert "task='<new name>'" not in str(info.value)
+
+
+@pytest.mark.parametrize("compress", [None, 0, 3, "gzip", "bz2", "xz", "lzma"])
+def test_loading_a_pickle_or_joblib_file_says_what_it_is(fitted, tmp_path, compress):
+    import pickle
+
+    import joblib
+
+    enc, _, _ = fitted
+    path = tmp_path / "enc.model"
+    if compress is None:
+        path.write_bytes(pickle.dumps(enc))
+    else:
+        joblib.dump(enc, path, compress=compress)
+    with pytest.raises(
+        ValueError, match=r"looks like a .*(pickle|joblib).*joblib.load"
+    ):
+        ContinualUserEncoder.load(path)
+
+
+def test_load_reads_the_file_once_so_a_concurrent_save_cannot_mix_two(
+    fitted, tmp_path, monkeypatch
+):
+    """A save landing while a file is loaded: the load sees one whole file."""
+    import builtins
+
+    enc, seqs, before = fitted
+    other = copy.deepcopy(enc).set_params(s=20.0)
+    path = tmp_path / "m.safetensors"
+    enc.save(path)
+    real_open, opened = builtins.open, []
+
+    def open_then_save(file, *args, **kwargs):
+        handle = real_open(file, *args, **kwargs)
+        if str(file) == str(path):
+            opened.append(file)
+            monkeypatch.setattr(builtins, "open", real_open)
+            other.save(path)  # lands between this open and any later one
+            monkeypatch.setattr(builtins, "open", open_then_save)
+        return handle
+
+    monkeypatch.setattr(builtins, "open", open_then_save)
+    loaded = ContinualUserEncoder.load(path)
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert len(opened) == 1
+    assert fingerprint(loaded, seqs)["proba"] == before["proba"]
+    assert ContinualUserEncoder.load(path).s == 20.0
+
+
+@pytest.mark.parametrize("step", ["write", "fsync", "chmod", "replace"])
+def test_a_failed_save_leaves_the_old_file_and_no_temporary_file(
+    fitted, tmp_path, monkeypatch, step
+):
+    from sklearn_teracon import _model_io
+
+    enc, _, _ = fitted
+    path = tmp_path / "m.safetensors"
+    enc.save(path)
+    path.chmod(0o644)  # an existing file: its mode is set on the new one
+    data = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError(f"{step} failed")
+
+    monkeypatch.setattr(_model_io.os, step, fail)
+    with pytest.raises(OSError, match=f"{step} failed"):
+        copy.deepcopy(enc).set_params(s=20.0).save(path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+    assert path.read_bytes() == data

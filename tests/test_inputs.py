@@ -69,6 +69,7 @@ FORMATS = {
     "pyarrow table": lambda: pyarrow().table({"items": SEQS}),
     "polars Series": lambda: polars().Series(SEQS),
     "polars DataFrame": lambda: polars().DataFrame({"items": SEQS}),
+    "UserSequences": lambda: UserSequences(np.array(["u1", "u2", "u3"]), SEQS),
 }
 
 

@@ -11,6 +11,11 @@ from sklearn.metrics import accuracy_score, ndcg_score, top_k_accuracy_score
 
 from sklearn_teracon import metrics
 from sklearn_teracon.metrics import (
+    _classification,
+    _continual,
+    _ranking,
+    _scoring,
+    _validation,
     accuracy,
     backward_transfer,
     forgetting,
@@ -108,8 +113,8 @@ def test_target_ranks_default_chunk_is_bounded(monkeypatch):
     rng = np.random.default_rng(1)
     scores = np.round(rng.normal(size=(50, 31)), 1)
     targets = rng.integers(-1, 31, size=50)
-    monkeypatch.setattr(metrics, "_CHUNK_ELEMENTS", 64)
-    assert metrics._check_chunk_size(None, 31) == 2
+    monkeypatch.setattr(_validation, "_CHUNK_ELEMENTS", 64)
+    assert _validation._check_chunk_size(None, 31) == 2
     np.testing.assert_array_equal(
         target_ranks(scores, targets), _naive_ranks(scores, targets)
     )
@@ -213,7 +218,7 @@ def test_score_with_metric_accuracy_chunked(monkeypatch):
     scores = rng.normal(size=(40, 5))
     targets = rng.integers(0, 5, size=40)
     expected = float(np.mean(scores.argmax(axis=1) == targets))
-    monkeypatch.setattr(metrics, "_CHUNK_ELEMENTS", 15)  # 3 rows per chunk
+    monkeypatch.setattr(_validation, "_CHUNK_ELEMENTS", 15)  # 3 rows per chunk
     assert score_with_metric("accuracy", scores, targets) == pytest.approx(expected)
 
 
@@ -439,9 +444,14 @@ def test_all_is_complete_and_documented():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(metrics, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 9
-    assert result.failed == 0
+    # testmod runs a module's own docstrings: the package's, then each part's.
+    modules = [metrics, _classification, _continual, _ranking, _scoring]
+    results = [
+        doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        for module in modules
+    ]
+    assert sum(result.attempted for result in results) >= 10
+    assert all(result.failed == 0 for result in results)
 
 
 # --------------------------------------------------------------------------- #

@@ -175,7 +175,7 @@ def test_collate_drops_only_all_padding_columns():
 
 
 def test_a_new_head_can_start_from_the_class_prior():
-    from sklearn_teracon.encoder import _log_prior
+    from sklearn_teracon._tasks import _log_prior
 
     # Counts of [0, 0, 1] smoothed by one: 3, 2, 1 out of 6.
     prior = _log_prior(np.array([0, 0, 1]), 3)

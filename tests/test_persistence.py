@@ -1,8 +1,12 @@
 """save/load (safetensors + JSON), pickle and joblib round trips, bad files."""
 
+import copy
 import hashlib
 import json
+import os
 import pickle
+import stat
+import time
 
 import joblib
 import numpy as np
@@ -68,7 +72,6 @@ def test_loaded_encoder_keeps_learning_like_the_original(every_kind, tmp_path):
     enc.save(path)
     loaded = ContinualUserEncoder.load(path)
     labels = np.arange(len(seqs)) % 2
-    import copy
 
     original = copy.deepcopy(enc).partial_fit(seqs, labels, task="parity")
     loaded.partial_fit(seqs, labels, task="parity")
@@ -273,6 +276,9 @@ _DELETE = object()
         (("task_relations",), [[1.0]], "task_relations"),
         (("history", "group", 0), {"deep": [[[[[[[[[[1]]]]]]]]]]}, "history"),
         (("tensors", "backbone.item_embedding.weight", "sha256"), "0", "sha256"),
+        (("set_output",), {"transform": "excel"}, "set_output.transform"),
+        (("set_output",), {"transform": "pandas", "x": 1}, "set_output has"),
+        (("set_output",), None, "set_output must be an object"),
     ],
 )
 def test_header_edits_are_refused_by_the_schema(saved, tmp_path, path, value, problem):
@@ -327,3 +333,101 @@ def test_paths_of_the_wrong_type_are_refused(every_kind, path):
         enc.save(path)
     with pytest.raises(TypeError, match="path must be a string or path-like"):
         ContinualUserEncoder.load(path)
+
+
+# -- how model files are written (#23) ---------------------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("mode", [0o644, 0o600, 0o640])
+def test_save_keeps_the_mode_of_the_file_it_replaces(every_kind, tmp_path, mode):
+    enc, _ = every_kind
+    path = tmp_path / "m.safetensors"
+    enc.save(path)
+    path.chmod(mode)
+    enc.save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_mode_the_umask_gives(every_kind, tmp_path, umask):
+    enc, _ = every_kind
+    old = os.umask(umask)
+    try:
+        enc.save(tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_save_to_a_symlink_writes_its_target(every_kind, tmp_path):
+    enc, seqs = every_kind
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "v1.safetensors"
+    link = tmp_path / "current.safetensors"
+    link.symlink_to(target)  # dangling until the first save
+    enc.save(link)
+    assert link.is_symlink() and target.is_file()
+    first = target.read_bytes()
+    copy.copy(enc).set_params(s=20.0).save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes() != first
+    assert ContinualUserEncoder.load(link).s == 20.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "current.safetensors",
+        "models",
+    ]
+    assert [p.name for p in target.parent.iterdir()] == ["v1.safetensors"]
+
+
+def test_save_fsyncs_the_file_and_its_folder(every_kind, tmp_path, monkeypatch):
+    from sklearn_teracon import _model_io
+
+    enc, _ = every_kind
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(_model_io.os, "fsync", fsync)
+    enc.save(tmp_path / "m.safetensors")
+    monkeypatch.undo()
+    assert synced[0] is False  # the file, before its rename
+    if os.name == "posix":
+        assert synced[1:] == [True]  # then the folder
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_later_save_removes_only_stale_temporary_files(every_kind, tmp_path):
+    enc, _ = every_kind
+    path = tmp_path / "m.safetensors"
+    hour_ago = time.time() - 2 * 3600
+    minutes_ago = time.time() - 5 * 60
+    dead = _dead_pid()
+    files = {
+        # (name, age): removed?
+        (f".m.safetensors.{dead}.0123abcd.tmp", minutes_ago): os.name == "posix",
+        (f".m.safetensors.{dead}.4567abcd.tmp", time.time()): False,  # fresh
+        (f".m.safetensors.{os.getpid()}.89abcdef.tmp", minutes_ago): False,  # alive
+        (f".m.safetensors.{os.getpid()}.fedcba98.tmp", hour_ago): True,  # abandoned
+        (".m.safetensors.k2j_x9aq.tmp", hour_ago): True,  # an earlier version's
+        (".m.safetensors.k2j_x9aq.tmp.keep", hour_ago): False,  # not a temporary
+        (f".other.safetensors.{dead}.0123abcd.tmp", hour_ago): False,  # not ours
+    }
+    for name, age in files:
+        (tmp_path / name).write_bytes(b"partial")
+        os.utime(tmp_path / name, (age, age))
+    enc.save(path)
+    left = {p.name for p in tmp_path.iterdir()}
+    for (name, _), removed in files.items():
+        assert (name not in left) == removed, name
+    assert ContinualUserEncoder.load(path).tasks_.keys() == enc.tasks_.keys()

@@ -9,7 +9,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from skorch import NeuralNet
 
-from sklearn_teracon import ContinualUserEncoder, cli
+from sklearn_teracon import ContinualUserEncoder, _cli_steps, cli
 from sklearn_teracon._model_file import DESCRIPTION_KEY, DIGEST_KEY, _digest
 from sklearn_teracon.training import ContinualNet
 from sklearn_teracon.training._precision import autocast, check_precision
@@ -214,7 +214,7 @@ def test_cli_passes_precision_to_the_encoder():
     parser = cli.build_parser()
     for command in ("run", "compare"):
         args = parser.parse_args([command, "--precision", "bfloat16"])
-        assert cli._make_encoder(args).precision == "bfloat16"
+        assert _cli_steps.make_encoder(args).precision == "bfloat16"
         assert parser.parse_args([command]).precision == "float32"
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--precision", "float16"])

@@ -7,8 +7,7 @@ from skorch.callbacks import Callback
 
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.datasets import make_synthetic_stream
-from sklearn_teracon.strategies.base import mask_similarity
-from sklearn_teracon.training import mask_cosine, relation_aware_ratio
+from sklearn_teracon.training import mask_cosine, mask_similarity, relation_aware_ratio
 
 from .conftest import TINY
 

@@ -6,11 +6,8 @@ import numpy as np
 import pytest
 
 from sklearn_teracon import ContinualUserEncoder
-from sklearn_teracon.encoder import (
-    MAX_DILATION,
-    MAX_LEN,
-    MAX_SCALE,
-)
+from sklearn_teracon._encoder_checks import MAX_DILATION, MAX_LEN
+from sklearn_teracon.strategies.teracon import MAX_SCALE
 
 from .conftest import TINY, make_toy
 

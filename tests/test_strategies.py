@@ -171,9 +171,7 @@ def test_what_a_new_task_creates_follows_the_nets_device(learned):
 
 def test_model_size_counts_what_serves_the_tasks(stream):
     sizes = {
-        name: _learned(stream, name).net_.strategy.n_parameters(
-            _learned(stream, name).net_.module_
-        )
+        name: _learned(stream, name).net_.module_.n_serving_parameters()
         for name in ("sequential", "finetune", "conure", "peterrec")
     }
     # FineAll holds a backbone per task; CONURE's owners are not parameters.
@@ -238,9 +236,9 @@ def test_finetune_and_single_keep_separate_weights(stream, strategy):
 def test_finetune_copies_the_first_task_model_and_single_starts_fresh(stream):
     class BackboneAtStart(Callback):
         def on_train_begin(self, net, **kwargs):
-            strategy, module = net.strategy, net.module_
+            module = net.module_
             if net.task_ > 0:
-                own = strategy.backbone(module, net.task_).state_dict()
+                own = module.strategy_state.backbone(module, net.task_).state_dict()
                 first = module.backbone.state_dict()
                 self.same = all(torch.equal(own[k], first[k]) for k in first)
 
@@ -265,7 +263,7 @@ def test_joint_keeps_earlier_tasks_while_sequential_does_not(stream):
 
 def test_joint_stores_every_tasks_training_data(stream):
     enc = _learned(stream, "joint")
-    data = enc.net_.module_.strategy_state["data"]
+    data = enc.net_.module_.strategy_state.data
     for index, task in enumerate(TASKS):
         assert len(data[str(index)].items) == len(stream[task].train[0])
 
@@ -347,7 +345,7 @@ def test_earlier_tasks_predict_bit_identically_after_later_tasks(stream, strateg
 def test_conure_tasks_own_disjoint_weights(stream):
     enc = _learned(stream, "conure")
     owners = torch.cat(
-        [o.flatten() for o in enc.net_.module_.strategy_state["owners"].buffers()]
+        [o.flatten() for o in enc.net_.module_.strategy_state.owners.buffers()]
     )
     counts = {int(k): int((owners == k).sum()) for k in owners.unique()}
     # prune_ratio 0.5: task 0 keeps half, task 1 half of the rest, ...
@@ -359,7 +357,7 @@ def test_hat_masks_are_near_binary_and_protected_weights_stay(stream):
     enc = _learn(stream, "hat", tasks=TASKS[:2], max_epochs=4)
     net = enc.net_
     strategy = net.strategy
-    masks = torch.stack([strategy.masks(net.module_, t, net.s) for t in (0, 1)])
+    masks = torch.stack([net.module_.task_masks(t, net.s) for t in (0, 1)])
     undecided = ((masks > 0.01) & (masks < 0.99)).float().mean().item()
     assert undecided < 0.2, undecided
     cumulative = strategy.cumulative_mask(net.module_, 2, net.s).detach()

@@ -421,7 +421,7 @@ def test_cli_transfer_writes_its_files(tmp_path):
         (["--labels", "0,all"], "expected distinct numbers of users"),
         (["--seeds", "0,0"], "expected distinct seeds"),
         (["--folds", "1"], "expected an integer >= 2"),
-        (["--strategies", "teracon,nope"], "expected distinct names among"),
+        (["--strategies", "teracon,nope"], "unknown strategy 'nope'"),
     ],
 )
 def test_cli_transfer_rejects_bad_options(tmp_path, extra, match):

@@ -16,9 +16,11 @@ from ._interactions import (
     labels_for_users,
     sequences_from_interactions,
 )
-from ._movielens import fetch_movielens, get_data_home, make_movielens_stream
-from ._stream import Task, TaskStream
+from ._movielens import fetch_movielens, get_data_home
+from ._movielens_stream import make_movielens_stream
+from ._stream import TaskStream
 from ._synthetic import make_synthetic_stream
+from ._task import Task
 
 __all__ = [
     "Task",

@@ -1,144 +1,25 @@
-"""Tasks and task streams: the data a continual user encoder learns from.
+"""Task streams: the ordered tasks a continual user encoder learns from.
 
-A :class:`Task` holds one task's user-disjoint train / validation / test splits; a
-:class:`TaskStream` is the ordered sequence of tasks that arrive over time. Both are
-plain containers of Python lists and NumPy arrays, so this module needs numpy only.
+A :class:`TaskStream` is the ordered sequence of :class:`Task` objects that arrive
+over time. Like its tasks, it is a plain container of Python lists and NumPy arrays,
+so this module needs numpy only.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from numbers import Integral
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-__all__ = ["Task", "TaskStream"]
+from ._split import fold_tasks, noise_task
+from ._task import SPLITS, Task
 
-TASK_KINDS = ("next_item", "item", "profile")
-SPLITS = ("train", "validation", "test")
-# Above this many classes accuracy says little, so the task is ranked instead (§6).
-_MAX_ACCURACY_CLASSES = 20
+__all__ = ["TaskStream"]
+
 _TABLE_HEADER = ("task", "kind", "metric", "classes", "train", "val", "test")
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class Task:
-    """One task of a continual stream, split user-disjointly.
-
-    Parameters
-    ----------
-    name : str
-        Task name, the ``task=`` argument of the encoder.
-    kind : {"next_item", "item", "profile"}
-        ``"next_item"``: self-supervised next-item prediction on ``X`` itself (``y``
-        is None). ``"item"``: the labels are item ids (many classes, ranked).
-        ``"profile"``: a user attribute such as age or gender.
-    train, validation, test : tuple
-        ``(X, y)``: ``X`` is a list of lists of int item ids (ragged, chronological,
-        oldest first) and ``y`` a 1-D array with one label per row, or None for
-        ``"next_item"``. Rows of one user may share one list object: treat ``X`` as
-        read-only.
-    users : dict
-        ``{"train": ..., "validation": ..., "test": ...}``: 1-D int arrays, the user
-        id of each row of that split.
-    classes : ndarray or None
-        Sorted unique labels seen in train (None for ``"next_item"``).
-    description : str, default=""
-        What the task asks, in words.
-
-    Attributes
-    ----------
-    metric : str
-        ``"accuracy"`` for tasks with 1 to 20 classes, else ``"mrr@5"``.
-
-    Notes
-    -----
-    Tasks compare and hash by identity: their fields hold arrays and lists.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_teracon.datasets import Task
-    >>> split = ([[1, 2], [3]], np.array(["F", "M"]))
-    >>> users = {"train": np.array([7, 8]), "validation": np.array([7, 8]),
-    ...          "test": np.array([7, 8])}
-    >>> task = Task("gender", "profile", split, split, split, users,
-    ...             classes=np.array(["F", "M"]))
-    >>> task.metric
-    'accuracy'
-    """
-
-    name: str
-    kind: str
-    train: tuple
-    validation: tuple
-    test: tuple
-    users: dict
-    classes: np.ndarray | None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"A task name must be a non-empty str, got {self.name!r}.")
-        if self.kind not in TASK_KINDS:
-            raise ValueError(
-                f"Task {self.name!r}: kind must be one of {TASK_KINDS}, "
-                f"got {self.kind!r}."
-            )
-        if (self.classes is None) != (self.kind == "next_item"):
-            raise ValueError(
-                f"Task {self.name!r}: classes must be None exactly when kind is "
-                "'next_item'."
-            )
-        if set(self.users) != set(SPLITS):
-            raise ValueError(
-                f"Task {self.name!r}: users must have the keys {SPLITS}, "
-                f"got {sorted(self.users)}."
-            )
-        for split in SPLITS:
-            pair = getattr(self, split)
-            if not isinstance(pair, tuple) or len(pair) != 2:
-                raise ValueError(f"Task {self.name!r}: {split} must be a tuple (X, y).")
-            X, y = pair
-            if (y is None) != (self.kind == "next_item"):
-                raise ValueError(
-                    f"Task {self.name!r}: {split} y must be None exactly when kind "
-                    "is 'next_item'."
-                )
-            if y is not None and len(y) != len(X):
-                raise ValueError(
-                    f"Task {self.name!r}: {split} has {len(X)} rows in X but "
-                    f"{len(y)} labels."
-                )
-            if len(self.users[split]) != len(X):
-                raise ValueError(
-                    f"Task {self.name!r}: {split} has {len(X)} rows but "
-                    f"{len(self.users[split])} user ids."
-                )
-
-    @property
-    def metric(self) -> str:
-        """The task's default metric: accuracy for few classes, else MRR@5."""
-        if self.classes is not None and 0 < len(self.classes) <= _MAX_ACCURACY_CLASSES:
-            return "accuracy"
-        return "mrr@5"
-
-    @property
-    def n_rows(self) -> dict[str, int]:
-        """Number of rows in each split."""
-        return {split: len(getattr(self, split)[0]) for split in SPLITS}
-
-    def __repr__(self) -> str:
-        n_classes = "-" if self.classes is None else len(self.classes)
-        return (
-            f"Task(name={self.name!r}, kind={self.kind!r}, metric={self.metric!r}, "
-            f"classes={n_classes}, rows={self.n_rows})"
-        )
 
 
 class TaskStream:
@@ -271,6 +152,11 @@ class TaskStream:
             return int(key) % len(self)
         raise TypeError(f"Index a TaskStream by task name or int, got {key!r}.")
 
+    def _positions(self, keys: str | Sequence[str | int]) -> tuple[list, list[int]]:
+        """The keys as a list (a lone name is one key) and their positions."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        return keys, [self._position(key) for key in keys]
+
     def _derive(self, tasks: Iterable[Task], **info: Any) -> TaskStream:
         return TaskStream(tasks, name=self._name, info={**self._info, **info})
 
@@ -293,9 +179,7 @@ class TaskStream:
         >>> stream.select(["noise", "next_item"]).names
         ['noise', 'next_item']
         """
-        if isinstance(names, str):
-            names = [names]
-        positions = [self._position(key) for key in names]
+        names, positions = self._positions(names)
         if len(set(positions)) != len(positions):
             raise ValueError(f"Each task can be selected once, got {list(names)}.")
         return self._derive(self._tasks[p] for p in positions)
@@ -320,9 +204,7 @@ class TaskStream:
         ...                 "next_item"]).names[:2]
         ['noise', 'conflict']
         """
-        if isinstance(order, str):
-            order = [order]
-        positions = [self._position(key) for key in order]
+        order, positions = self._positions(order)
         if sorted(positions) != list(range(len(self))):
             raise ValueError(
                 f"reorder needs every task exactly once: got {list(order)}, "
@@ -371,43 +253,12 @@ class TaskStream:
         >>> noisy["noise"].n_rows["train"] == len(stream["next_item"].train[0]) // 2
         True
         """
-        if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}.")
-        if not isinstance(n_classes, Integral) or n_classes < 2:
-            raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}.")
-        if name in self.names:
-            raise ValueError(
-                f"The stream already has a task named {name!r}; pass another name."
-            )
-        rng = check_random_state(random_state)
-        histories = {split: {} for split in SPLITS}
-        for task in self._tasks:
-            for split in SPLITS:
-                seen = histories[split]
-                for user, seq in zip(
-                    task.users[split].tolist(), getattr(task, split)[0]
-                ):
-                    seen.setdefault(user, seq)
-        parts, users = {}, {}
-        for split in SPLITS:
-            pool = np.array(sorted(histories[split]), dtype=np.int64)
-            n_pick = int(math.floor(fraction * pool.size + 0.5))
-            picked = np.sort(rng.choice(pool, size=n_pick, replace=False))
-            labels = rng.randint(0, n_classes, size=n_pick)
-            parts[split] = ([histories[split][u] for u in picked.tolist()], labels)
-            users[split] = picked
-        noise = Task(
+        noise = noise_task(
+            self._tasks,
+            fraction=fraction,
+            n_classes=n_classes,
+            random_state=random_state,
             name=name,
-            kind="profile",
-            train=parts["train"],
-            validation=parts["validation"],
-            test=parts["test"],
-            users=users,
-            classes=np.unique(parts["train"][1]),
-            description=(
-                f"Random labels in 0..{n_classes - 1} for {fraction:.0%} of the users "
-                "of each split, independent of everything (robustness check)."
-            ),
         )
         return self._derive((*self._tasks, noise))
 
@@ -452,49 +303,7 @@ class TaskStream:
         >>> folds[0]["category"].n_rows["validation"]
         0
         """
-        everyone: dict[str, list] = {}
-        for task in self._tasks:
-            X = [seq for split in SPLITS for seq in getattr(task, split)[0]]
-            y = None
-            if task.kind != "next_item":
-                y = np.concatenate([np.asarray(getattr(task, s)[1]) for s in SPLITS])
-            users = np.concatenate([task.users[s] for s in SPLITS]).astype(np.int64)
-            everyone[task.name] = [users, X, y]
-        pool = np.unique(np.concatenate([u for u, _, _ in everyone.values()]))
-        if (
-            isinstance(n_folds, bool)
-            or not isinstance(n_folds, Integral)
-            or not 2 <= n_folds <= pool.size
-        ):
-            raise ValueError(
-                f"n_folds must be an int from 2 to the number of users "
-                f"({pool.size}), got {n_folds!r}."
-            )
-        shuffled = check_random_state(random_state).permutation(pool)
-        folds = np.array_split(shuffled, int(n_folds))
-        empty = np.zeros(0, dtype=np.int64)
-        for f, test in enumerate(folds):
-            rest = np.concatenate([fold for g, fold in enumerate(folds) if g != f])
-            splits = {
-                "train": np.sort(rest),
-                "validation": empty,
-                "test": np.sort(test),
-            }
-            tasks = []
-            for task in self._tasks:
-                users, X, y = everyone[task.name]
-                order = np.argsort(users, kind="stable")  # rows grouped by user
-                tasks.append(
-                    make_task(
-                        task.name,
-                        task.kind,
-                        row_users=users[order],
-                        X=[X[r] for r in order.tolist()],
-                        y=None if y is None else y[order],
-                        splits=splits,
-                        description=task.description,
-                    )
-                )
+        for f, tasks in enumerate(fold_tasks(self._tasks, n_folds, random_state)):
             # Per-split latent factors are row-aligned with the old splits.
             yield self._derive(tasks, fold=f, n_folds=int(n_folds), latent_factors=None)
 
@@ -555,75 +364,3 @@ class TaskStream:
         ]
         lines += ["| " + " | ".join(row) + " |" for row in self._table_rows()]
         return "\n".join(lines)
-
-
-def split_users(
-    users: np.ndarray,
-    *,
-    test_size: float,
-    validation_size: float,
-    random_state: int | np.random.RandomState | None,
-) -> dict[str, np.ndarray]:
-    """Split user ids into disjoint, sorted train / validation / test sets.
-
-    Test and validation sizes are rounded up, as in scikit-learn's
-    ``train_test_split``; train keeps the rest and must not be empty.
-    """
-    for label, size, low in (
-        ("test_size", test_size, 0.0),
-        ("validation_size", validation_size, 0.0),
-    ):
-        if not isinstance(size, float | Integral) or not low <= size < 1:
-            raise ValueError(f"{label} must be a float in [0, 1), got {size!r}.")
-    if test_size + validation_size >= 1:
-        raise ValueError(
-            f"test_size + validation_size must be < 1, got {test_size} + "
-            f"{validation_size}."
-        )
-    users = np.unique(np.asarray(users, dtype=np.int64))
-    n_test = math.ceil(test_size * users.size)
-    n_val = math.ceil(validation_size * users.size)
-    if users.size - n_test - n_val < 1:
-        raise ValueError(
-            f"{users.size} users are too few for test_size={test_size} and "
-            f"validation_size={validation_size}: no training user is left."
-        )
-    shuffled = check_random_state(random_state).permutation(users)
-    return {
-        "test": np.sort(shuffled[:n_test]),
-        "validation": np.sort(shuffled[n_test : n_test + n_val]),
-        "train": np.sort(shuffled[n_test + n_val :]),
-    }
-
-
-def make_task(
-    name: str,
-    kind: str,
-    *,
-    row_users: np.ndarray,
-    X: list[list[int]],
-    y: np.ndarray | None,
-    splits: dict[str, np.ndarray],
-    description: str = "",
-) -> Task:
-    """Cut rows (in their given order) into the splits that own their users."""
-    row_users = np.asarray(row_users, dtype=np.int64)
-    parts, users = {}, {}
-    for split in SPLITS:
-        rows = np.flatnonzero(np.isin(row_users, splits[split]))
-        parts[split] = (
-            [X[r] for r in rows.tolist()],
-            None if y is None else np.asarray(y)[rows],
-        )
-        users[split] = row_users[rows]
-    classes = None if y is None else np.unique(parts["train"][1])
-    return Task(
-        name=name,
-        kind=kind,
-        train=parts["train"],
-        validation=parts["validation"],
-        test=parts["test"],
-        users=users,
-        classes=classes,
-        description=description,
-    )

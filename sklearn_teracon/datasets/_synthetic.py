@@ -7,7 +7,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._stream import TaskStream, make_task, split_users
+from ._split import make_task, split_users
+from ._stream import TaskStream
 
 __all__ = ["make_synthetic_stream"]
 

@@ -91,17 +91,21 @@ class MaskedResidualBlock(nn.Module):
         self.conv2 = CausalConv1d(dim, kernel_size, 2 * dilation)
         self.norm2 = nn.LayerNorm(dim)
 
-    def forward(self, h, mask1, mask2, keep, dropout: float = 0.0):
+    def forward(self, h, mask1, mask2, keep, dropout: float = 0.0, adapters=None):
         # ``keep`` zeroes padding positions after every slot: padding then
         # looks exactly like the convolutions' own zero padding, so how much
         # of it precedes a user never changes that user's outputs.
-        x = _masked_slot(self.conv1, self.norm1, h, mask1, keep)
-        x = _masked_slot(self.conv2, self.norm2, x, mask2, keep)
+        first, second = adapters if adapters is not None else (None, None)
+        x = _masked_slot(self.conv1, self.norm1, h, mask1, keep, first)
+        x = _masked_slot(self.conv2, self.norm2, x, mask2, keep, second)
         return h + fast_dropout(x, dropout, self.training)
 
 
-def _masked_slot(conv, norm, h, mask, keep):
-    x = F.relu(norm(conv(h)))
+def _masked_slot(conv, norm, h, mask, keep, adapter=None):
+    x = conv(h)
+    if adapter is not None:
+        x = adapter(x)
+    x = F.relu(norm(x))
     # In the activations' dtype: under bf16 autocast an fp32 mask would make
     # the product fp32, which the next convolution then casts back.
     return x * mask.to(x.dtype) * keep.to(x.dtype)
@@ -150,6 +154,28 @@ class NextItNet(nn.Module):
     def n_embeddings(self) -> int:
         return self.item_embedding.num_embeddings
 
+    @property
+    def dilations(self) -> list[int]:
+        return [block.conv1.dilation for block in self.blocks]
+
+    @property
+    def kernel_size(self) -> int | None:
+        return self.blocks[0].conv1.kernel_size if len(self.blocks) else None
+
+    def fresh_copy(self) -> NextItNet:
+        """A newly initialised backbone of the same architecture, on this device."""
+        new = type(self)(self.n_embeddings, self.dim, self.dilations, self.kernel_size)
+        return new.to(self.item_embedding.weight.device)
+
+    def maskable_weights(self) -> list[tuple[str, nn.Parameter]]:
+        """The weights a strategy may mask or own per task, by name, in order:
+        every convolution's."""
+        return [
+            (name, p)
+            for name, p in self.named_parameters()
+            if name.startswith("blocks.") and name.endswith(".conv.weight")
+        ]
+
     def grow_items(self, n_embeddings: int) -> None:
         """Add embedding rows for new items; old rows are kept as they are."""
         old = self.item_embedding
@@ -160,12 +186,19 @@ class NextItNet(nn.Module):
             new.weight[: old.num_embeddings] = old.weight
         self.item_embedding = new
 
-    def forward(self, items: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Hidden states ``[batch, length, d]`` of ``items`` under ``masks [K, d]``."""
+    def forward(
+        self, items: torch.Tensor, masks: torch.Tensor, adapters=None
+    ) -> torch.Tensor:
+        """Hidden states ``[batch, length, d]`` of ``items`` under ``masks [K, d]``.
+
+        ``adapters`` (None, or one module per slot) each map a slot's
+        convolution output before its LayerNorm (PeterRec's model patches).
+        """
         keep = (items != 0).unsqueeze(-1).to(masks.dtype)
         h = fast_dropout(self.item_embedding(items), self.dropout, self.training)
         for b, block in enumerate(self.blocks):
-            h = block(h, masks[2 * b], masks[2 * b + 1], keep, self.dropout)
+            pair = None if adapters is None else adapters[2 * b : 2 * b + 2]
+            h = block(h, masks[2 * b], masks[2 * b + 1], keep, self.dropout, pair)
         return h
 
 

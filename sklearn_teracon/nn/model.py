@@ -7,6 +7,7 @@ from torch import nn
 
 from .backbone import NextItNet
 from .masks import TaskMaskBank
+from .task_state import TaskState
 
 NEXT_ITEM = "next_item"
 LABELS = "labels"
@@ -20,7 +21,9 @@ class TeraconModule(nn.Module):
     Each task owns a mask per slot (in :class:`TaskMaskBank`) and a linear head:
     a next-item head scores every item at every position; a label head scores
     the task's classes from the last position, which holds the user
-    representation.
+    representation. How a task is served (which masks, which weights) is its
+    ``strategy_state``'s to say (:mod:`~sklearn_teracon.nn.task_state`): the
+    module answers :meth:`hidden` for any task by itself.
 
     Parameters
     ----------
@@ -32,14 +35,25 @@ class TeraconModule(nn.Module):
         Dilation of each residual block.
     kernel_size : int
         Convolution width.
+    task_state : TaskState or None
+        How tasks are served, with its per-task state (None: TERACON's masks).
     """
 
-    def __init__(self, n_embeddings: int, dim: int, dilations, kernel_size: int):
+    def __init__(
+        self,
+        n_embeddings: int,
+        dim: int,
+        dilations,
+        kernel_size: int,
+        task_state: TaskState | None = None,
+    ):
         super().__init__()
         self.backbone = NextItNet(n_embeddings, dim, dilations, kernel_size)
         self.masks = TaskMaskBank(self.backbone.n_slots, dim)
         self.heads = nn.ModuleList()
         self.head_kinds: list[str] = []
+        # The name the per-task state has had in saved files since 0.1.
+        self.strategy_state = task_state if task_state is not None else TaskState()
 
     @property
     def n_tasks(self) -> int:
@@ -51,6 +65,7 @@ class TeraconModule(nn.Module):
             "n_embeddings": self.backbone.n_embeddings,
             "head_kinds": list(self.head_kinds),
             "head_sizes": [h.out_features for h in self.heads],
+            "strategy_state": self.strategy_state.structure(self),
         }
 
     def add_task(
@@ -74,7 +89,13 @@ class TeraconModule(nn.Module):
                 head.bias.copy_(torch.as_tensor(log_prior, dtype=head.bias.dtype))
         self.heads.append(head)
         self.head_kinds.append(kind)
+        self.strategy_state.add_task(self, index)
         return index
+
+    def grow_items(self, n_embeddings: int) -> None:
+        """Embedding rows for new items, in the backbone and the per-task state."""
+        self.backbone.grow_items(n_embeddings)
+        self.strategy_state.grow_items(self, n_embeddings)
 
     def grow_head(self, task: int, n_outputs: int) -> None:
         """Give a next-item head rows for new items, old rows kept."""
@@ -87,9 +108,22 @@ class TeraconModule(nn.Module):
             new.bias[: old.out_features] = old.bias
         self.heads[task] = new
 
+    def task_masks(self, task: int, s: float) -> torch.Tensor:
+        """The channel masks ``[K, d]`` that serve ``task`` at scale ``s``."""
+        return self.strategy_state.masks(self, task, s)
+
     def hidden(self, items: torch.Tensor, task: int, s: float) -> torch.Tensor:
-        """Hidden states ``[batch, length, d]`` under ``task``'s masks."""
-        return self.backbone(items, self.masks(task, s))
+        """Hidden states ``[batch, length, d]`` of ``items`` as ``task`` is served."""
+        return self.strategy_state.hidden(self, items, task, s)
+
+    def unused_parameters(self) -> list[nn.Parameter]:
+        """Parameters that serve no task (e.g. the mask bank without masks)."""
+        return self.strategy_state.unused_parameters(self)
+
+    def n_serving_parameters(self) -> int:
+        """Numbers of the model that serve some task (its size, as compared)."""
+        unused = {id(p) for p in self.unused_parameters()}
+        return sum(p.numel() for p in self.parameters() if id(p) not in unused)
 
     def represent(
         self, items: torch.Tensor, task: int, s: float, readout: str = "last"
@@ -107,16 +141,6 @@ class TeraconModule(nn.Module):
     ) -> torch.Tensor:
         """Logits of ``task`` for the user representation."""
         return self.heads[task](self.represent(items, task, s, readout))
-
-    def position_logits(
-        self, items: torch.Tensor, task: int, s: float, positions: torch.Tensor
-    ) -> torch.Tensor:
-        """Logits at the selected positions only ``[n_selected, n_outputs]``.
-
-        Running the head on the selected rows alone skips the padding
-        positions, which would be most of a full-vocabulary head's work.
-        """
-        return self.heads[task](self.hidden(items, task, s)[positions])
 
 
 def read_out(hidden: torch.Tensor, items: torch.Tensor, readout: str) -> torch.Tensor:

@@ -2,12 +2,14 @@
 
 ``STRATEGIES`` maps each name accepted by ``ContinualUserEncoder(strategy=...)``
 to its class; :func:`get_strategy` builds one with its parameters checked.
+Each implements the protocol of :mod:`sklearn_teracon.training.strategy` and
+serves its tasks through a state of :mod:`sklearn_teracon.nn.task_state`.
 See :doc:`/strategies`.
 """
 
 from __future__ import annotations
 
-from .base import Strategy, StrategyCallback
+from ..training.strategy import Strategy, TaskContext
 from .conure import ConureStrategy
 from .hat import HatStrategy
 from .joint import JointStrategy
@@ -71,7 +73,7 @@ __all__ = [
     "SequentialStrategy",
     "SingleStrategy",
     "Strategy",
-    "StrategyCallback",
+    "TaskContext",
     "TeraconStrategy",
     "get_strategy",
 ]

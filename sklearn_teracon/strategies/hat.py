@@ -7,8 +7,8 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval
 
-from ..nn.masks import soft_mask
-from .base import Strategy
+from ..nn.task_state import IndependentMaskState
+from ..training.strategy import Strategy
 
 # HAT's reference code: gradients of s·e beyond ±50 would overflow cosh.
 COSH_CLAMP = 50.0
@@ -53,28 +53,21 @@ class HatStrategy(Strategy):
         "clamp": [Interval(numbers.Real, 0, None, closed="neither")],
     }
 
-    def on_task_added(self, module, task):
-        # HAT's start, e ~ N(0, 1): at s_max the masks are near-binary from
-        # the first step, and the annealed s lets gradient reach them.
-        with torch.no_grad():
-            module.masks.task_embeddings[task].normal_(0.0, 1.0)
+    reads_gradients = True
 
-    def unused_parameters(self, module):
-        bank = module.masks  # HAT has no relation maps
-        return [*bank.relation_weights, *bank.relation_biases]
+    def task_state(self):
+        return IndependentMaskState()
 
-    def masks(self, module, task, s):
-        return soft_mask(s * module.masks.task_embeddings[task])
-
-    def cumulative_mask(self, module, task: int, s: float) -> torch.Tensor | None:
+    @staticmethod
+    def cumulative_mask(model, task: int, s: float) -> torch.Tensor | None:
         """Max over the tasks other than ``task`` of their masks at ``s``."""
-        others = [self.masks(module, j, s) for j in range(module.n_tasks) if j != task]
+        others = [model.task_masks(j, s) for j in range(model.n_tasks) if j != task]
         if not others:
             return None
         return torch.stack(others).amax(0)
 
-    def on_task_start(self, net, task):
-        self.task_ = task
+    def before_task(self, context):
+        net, task = context.net, context.task
         with torch.no_grad():
             self.cumulative_ = self.cumulative_mask(net.module_, task, net.s)
         self.factors_ = {}
@@ -100,8 +93,9 @@ class HatStrategy(Strategy):
                 ):
                     self.factors_[block.get_parameter(name)] = out_free
 
-    def extra_loss(self, net, X, training):
-        masks = self.masks(net.module_, net.task_, net._scale())
+    def loss_terms(self, context):
+        net = context.net
+        masks = net.module_.task_masks(context.task, context.scale)
         if self.cumulative_ is None:
             regulariser = masks.sum() / masks.numel()
         else:
@@ -110,31 +104,32 @@ class HatStrategy(Strategy):
         net.history.record_batch("hat_regulariser", regulariser.item())
         return self.lamb * regulariser
 
-    def on_grad_computed(self, net, named_parameters):
+    def after_backward(self, context):
+        net = context.net
         with torch.no_grad():
             for param, factor in self.factors_.items():
                 if param.grad is not None:
                     param.grad.mul_(factor)
             self.before_step_ = {p: p.detach().clone() for p in self.factors_}
-            embedding = net.module_.masks.task_embeddings[self.task_]
+            embedding = net.module_.masks.task_embeddings[context.task]
             if embedding.grad is not None:
                 s = net.s_current_
                 scaled = torch.clamp(s * embedding, -COSH_CLAMP, COSH_CLAMP)
                 compensation = (torch.cosh(scaled) + 1) / (torch.cosh(embedding) + 1)
                 embedding.grad.mul_(net.s / s * compensation)
 
-    def on_batch_end(self, net, training):
-        if not training:
+    def after_batch(self, context):
+        if not context.training:
             return
         with torch.no_grad():
             for param, before in getattr(self, "before_step_", {}).items():
                 param.copy_(before + self.factors_[param] * (param - before))
             self.before_step_ = {}
-            net.module_.masks.task_embeddings[self.task_].clamp_(
+            context.model.masks.task_embeddings[context.task].clamp_(
                 -self.clamp, self.clamp
             )
 
-    def finish(self, net):
+    def release(self, context):
         self.cumulative_, self.factors_, self.before_step_ = None, {}, {}
 
 

@@ -7,9 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .simple import SequentialStrategy
-
-DATA = "data"
+from ..nn.task_state import PerTask, UnitMaskState
+from ..training.strategy import Strategy
 
 
 class TaskData(nn.Module):
@@ -41,45 +40,26 @@ class TaskData(nn.Module):
         self.targets = torch.cat([self.targets, targets])
 
 
-class JointStrategy(SequentialStrategy):
-    """MTL: one shared model trained on every task seen so far at once.
+class StoredDataState(UnitMaskState):
+    """All-ones masks, and each task's training data kept in the model."""
 
-    Not continual: the upper bound. The model keeps each task's training data
-    (encoded sequences and targets, in ``module.strategy_state["data"]``; 8
-    bytes per position: ``n_users × max_len × 8`` bytes per call, 40 MB for
-    100,000 users of 50 items). While task i trains, every batch of task i's
-    users adds, for each task seen so far (task i's earlier calls included),
-    the loss of an equally large random batch of that task's stored users, so
-    every step descends the sum of all tasks' losses. Masks are all ones;
-    each task has its own head. Takes no ``strategy_params``.
-    """
+    def __init__(self):
+        super().__init__()
+        self.data = PerTask()
 
-    name = "joint"
+    def add_task(self, model, task):
+        device = model.backbone.item_embedding.weight.device
+        self.data.add(task, TaskData().to(device))
 
-    def _data(self, module) -> nn.ModuleDict:
-        state = self.state(module)
-        if DATA not in state:
-            state[DATA] = nn.ModuleDict()
-        return state[DATA]
+    def structure(self, model):
+        return {"data_shapes": [list(d.items.shape) for d in self.data.values()]}
 
-    def on_task_added(self, module, task):
-        device = module.backbone.item_embedding.weight.device
-        self._data(module)[str(task)] = TaskData().to(device)
-
-    def state_structure(self, module):
-        data = self._data(module)
-        return {
-            "data_shapes": [
-                list(data[str(t)].items.shape) for t in range(module.n_tasks)
-            ]
-        }
-
-    def rebuild(self, module, structure):
+    def rebuild(self, model, structure):
         shapes = structure.get("data_shapes") if isinstance(structure, dict) else None
         valid = (
             set(structure) == {"data_shapes"}
             and isinstance(shapes, list)
-            and len(shapes) == module.n_tasks
+            and len(shapes) == model.n_tasks
             and all(
                 isinstance(shape, list)
                 and len(shape) == 2
@@ -93,17 +73,36 @@ class JointStrategy(SequentialStrategy):
         if not valid:
             raise ValueError(
                 f"the joint strategy's state structure must be {{'data_shapes': "
-                f"[[rows, length] per task]}} for {module.n_tasks} tasks"
+                f"[[rows, length] per task]}} for {model.n_tasks} tasks"
             )
-        data = self._data(module)
         for task, (n_rows, length) in enumerate(shapes):
-            data[str(task)] = TaskData(n_rows, length)
+            self.data.add(task, TaskData(n_rows, length))
 
-    def extra_loss(self, net, X, training):
-        if not training:
+
+class JointStrategy(Strategy):
+    """MTL: one shared model trained on every task seen so far at once.
+
+    Not continual: the upper bound. The model keeps each task's training data
+    (encoded sequences and targets, in ``module.strategy_state.data``; 8
+    bytes per position: ``n_users × max_len × 8`` bytes per call, 40 MB for
+    100,000 users of 50 items). While task i trains, every batch of task i's
+    users adds, for each task seen so far (task i's earlier calls included),
+    the loss of an equally large random batch of that task's stored users, so
+    every step descends the sum of all tasks' losses. Masks are all ones;
+    each task has its own head. Takes no ``strategy_params``.
+    """
+
+    name = "joint"
+
+    def task_state(self):
+        return StoredDataState()
+
+    def loss_terms(self, context):
+        if not context.training:
             return None
+        net, X = context.net, context.batch
         loss = None
-        for task, data in self._data(net.module_).items():
+        for task, data in context.model.strategy_state.data.items():
             n_rows = len(data.items)
             if n_rows == 0:
                 continue
@@ -112,8 +111,8 @@ class JointStrategy(SequentialStrategy):
             loss = task_loss if loss is None else loss + task_loss
         return loss
 
-    def on_task_end(self, net, X, y, epochs):
-        self._data(net.module_)[str(net.task_)].append(X, y)
+    def after_task(self, context):
+        context.model.strategy_state.data.of(context.task).append(context.X, context.y)
 
 
-__all__ = ["JointStrategy", "TaskData"]
+__all__ = ["JointStrategy", "StoredDataState", "TaskData"]

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import numbers
 
-import torch
 from sklearn.utils._param_validation import Interval
-from torch import nn
-from torch.func import functional_call
 
-from .base import conv_weights, unit_masks
-from .simple import SequentialStrategy
-
-SCORES = "scores"
+from ..nn.task_state import WeightScoreState
+from ..training.strategy import Strategy
+from .base import freeze_backbone_after_first_task
 
 
-class PiggybackStrategy(SequentialStrategy):
+class PiggybackStrategy(Strategy):
     """Piggyback: the first task's backbone, frozen, masked per task by binary masks.
 
     The first task trains the backbone as usual. From then on the backbone
@@ -44,34 +40,11 @@ class PiggybackStrategy(SequentialStrategy):
         "initial_score": [Interval(numbers.Real, None, None, closed="neither")],
     }
 
-    def on_task_added(self, module, task):
-        if task == 0:
-            return
-        state = self.state(module)
-        if SCORES not in state:
-            state[SCORES] = nn.ModuleDict()
-        state[SCORES][str(task)] = nn.ParameterList(
-            nn.Parameter(torch.full_like(weight, self.initial_score))
-            for _, weight in conv_weights(module.backbone)
-        )
+    def task_state(self):
+        return WeightScoreState(self.threshold, self.initial_score)
 
-    def on_task_start(self, net, task):
-        net.module_.requires_grad_(True)
-        if net.module_.n_tasks > 1:
-            net.module_.backbone.requires_grad_(False)
-
-    def hidden(self, module, items, task, s):
-        masks = unit_masks(module)
-        if task == 0:
-            return module.backbone(items, masks)
-        scores = self.state(module)[SCORES][str(task)]
-        masked = {}
-        for (name, weight), score in zip(conv_weights(module.backbone), scores):
-            binary = (score > self.threshold).to(weight.dtype)
-            # Straight-through: the value is the binary mask, the gradient
-            # reaches the real-valued score unchanged.
-            masked[name] = weight * (binary + score - score.detach())
-        return functional_call(module.backbone, masked, (items, masks))
+    def before_task(self, context):
+        freeze_backbone_after_first_task(context)
 
 
 __all__ = ["PiggybackStrategy"]

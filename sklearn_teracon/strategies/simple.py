@@ -6,15 +6,8 @@ every task with masks of all ones (every channel kept).
 
 from __future__ import annotations
 
-import copy
-
-from torch import nn
-
-from ..nn import NextItNet
-from ..training.persistence import module_architecture
-from .base import Strategy, unit_masks
-
-BACKBONES = "backbones"
+from ..nn.task_state import BackbonePerTaskState, UnitMaskState
+from ..training.strategy import Strategy
 
 
 class SequentialStrategy(Strategy):
@@ -27,46 +20,11 @@ class SequentialStrategy(Strategy):
 
     name = "sequential"
 
-    def masks(self, module, task, s):
-        return unit_masks(module)
-
-    def unused_parameters(self, module):
-        return list(module.masks.parameters())  # TERACON's mask bank
+    def task_state(self):
+        return UnitMaskState()
 
 
-class _OwnBackbonePerTask(SequentialStrategy):
-    """Task 0 is served by the module's backbone, task t ≥ 1 by its own copy.
-
-    The copies live in ``module.strategy_state["backbones"]`` (key ``str(t)``),
-    so only the trained task's backbone is in a training step's graph: the
-    other tasks' weights get no gradient and stay exactly as they were.
-    """
-
-    def new_backbone(self, module) -> NextItNet:
-        raise NotImplementedError
-
-    def on_task_added(self, module, task):
-        if task == 0:
-            return
-        backbones = self.state(module)
-        if BACKBONES not in backbones:
-            backbones[BACKBONES] = nn.ModuleDict()
-        backbones[BACKBONES][str(task)] = self.new_backbone(module)
-
-    def backbone(self, module, task: int) -> NextItNet:
-        if task == 0:
-            return module.backbone
-        return self.state(module)[BACKBONES][str(task)]
-
-    def grow_items(self, module, n_embeddings):
-        for task in range(1, module.n_tasks):
-            self.backbone(module, task).grow_items(n_embeddings)
-
-    def hidden(self, module, items, task, s):
-        return self.backbone(module, task)(items, unit_masks(module))
-
-
-class FineTuneStrategy(_OwnBackbonePerTask):
+class FineTuneStrategy(Strategy):
     """FineAll: per task a copy of the first-task model, everything fine-tuned.
 
     When task t ≥ 1 arrives, the first task's backbone (embedding and blocks)
@@ -77,11 +35,11 @@ class FineTuneStrategy(_OwnBackbonePerTask):
 
     name = "finetune"
 
-    def new_backbone(self, module):
-        return copy.deepcopy(module.backbone)
+    def task_state(self):
+        return BackbonePerTaskState(copy_first=True)
 
 
-class SingleStrategy(_OwnBackbonePerTask):
+class SingleStrategy(Strategy):
     """SinMo: one model per task, trained from scratch on that task alone.
 
     Task t ≥ 1 gets a freshly initialised backbone. It is the reference of
@@ -91,12 +49,8 @@ class SingleStrategy(_OwnBackbonePerTask):
 
     name = "single"
 
-    def new_backbone(self, module):
-        first = module.backbone
-        shape = module_architecture(module)
-        return NextItNet(
-            first.n_embeddings, first.dim, shape["dilations"], shape["kernel_size"]
-        ).to(first.item_embedding.weight.device)
+    def task_state(self):
+        return BackbonePerTaskState(copy_first=False)
 
 
 __all__ = ["FineTuneStrategy", "SequentialStrategy", "SingleStrategy"]

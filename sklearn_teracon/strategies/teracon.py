@@ -15,11 +15,12 @@ from ..training.retention import (
     RELATION_MEASURES,
     Teacher,
     floored_ratio,
+    mask_similarity,
     relation_aware_ratio,
     retention_loss,
     retention_sample_size,
 )
-from .base import Strategy, mask_similarity
+from ..training.strategy import Strategy
 
 # Bound of s, c and alpha: σ(s·…) and σ(c·cos) are saturated in float32 long
 # before it (|x| > 17), and beyond float32's range (3.4e38) s·0 is NaN.
@@ -68,8 +69,9 @@ class TeraconStrategy(Strategy):
 
     teacher_: Teacher | None = None
 
-    def on_task_start(self, net, task: int) -> None:
+    def before_task(self, context) -> None:
         """Freeze the teacher for the other tasks (none when ``alpha`` is 0)."""
+        net, task = context.net, context.task
         self.teacher_ = None
         self.retained_tasks_ = [t for t in range(net.module_.n_tasks) if t != task]
         if self.alpha > 0 and self.retained_tasks_:
@@ -77,14 +79,15 @@ class TeraconStrategy(Strategy):
             with torch.no_grad():
                 self.teacher_ = Teacher(frozen, frozen.masks.all_masks(net.s))
 
-    def finish(self, net) -> None:
+    def release(self, context) -> None:
         """Drop the teacher: it is only needed while a task trains."""
         self.teacher_ = None
 
-    def extra_loss(self, net, X: torch.Tensor, training: bool):
-        if not (training and self.teacher_ is not None):
+    def loss_terms(self, context):
+        if not (context.training and self.teacher_ is not None):
             return None
-        retention = self.retention_loss(net, X)
+        net = context.net
+        retention = self.retention_loss(net, context.batch)
         net.history.record_batch("retention_loss", retention.item())
         return self.alpha * retention
 

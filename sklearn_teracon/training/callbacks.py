@@ -18,10 +18,7 @@ class ScaleAnnealing(Callback):
     """
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        batch_size = net.get_params_for("iterator_train").get(
-            "batch_size", net.batch_size
-        )
-        self.n_batches_ = max(1, math.ceil(len(dataset_train) / batch_size))
+        self.n_batches_ = net.n_train_batches(dataset_train)
         self.batch_ = 0
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):

@@ -3,66 +3,46 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import re
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import Dataset, ValidSplit, unpack_data
+from skorch.dataset import unpack_data
 from torch.utils.checkpoint import checkpoint
 
-from ..nn import NEXT_ITEM, TeraconModule
-from ..nn.chunked import (
-    bag_cross_entropy,
-    chunked_logits_finite,
-    chunked_target_ranks,
-    chunked_top_k,
-    head_cross_entropy,
-    logits_chunk_size,
-    users_per_pass,
-)
+from ..nn import NEXT_ITEM
+from ..nn.chunked import bag_cross_entropy, head_cross_entropy, users_per_pass
 from ..nn.model import read_out
-from ..strategies.base import Strategy, StrategyCallback
 from . import backward_step
-from ._precision import at_precision, autocast, check_precision
-from .callbacks import ScaleAnnealing, StopOnNonFinite
-from .few_labels import (
-    START_MARGIN,
-    EarlyStoppingFromStart,
-    MajorityFallback,
-    ProbeHeadInit,
-)
-from .progress import BatchProgressBar, EpochTable, TaskLine
+from ._precision import at_precision, autocast
+from .data_parallel import DataParallelMixin
+from .inference import InferenceMixin
+from .strategy import Strategy, TaskContext
+
+# skorch's events and the strategy hooks they run (after the net's own
+# handler and every callback, so a hook sees the batch's history row and the
+# annealed scale).
+SKORCH_EVENTS = {
+    "on_train_begin": "before_epochs",
+    "on_batch_begin": "before_batch",
+    "on_grad_computed": "after_backward",
+    "on_batch_end": "after_batch",
+    "on_train_end": "after_epochs",
+}
 
 
-def trim_padding_collate(batch):
-    """Stack a batch and drop the columns that are padding for every user.
-
-    Rows are left padded, so the leading all-padding columns carry nothing:
-    cutting them changes no output (padding is zeroed in the backbone) and
-    saves their work.
-    """
-    X = torch.as_tensor(np.stack([np.asarray(x) for x, _ in batch]))
-    y = torch.as_tensor(np.stack([np.asarray(t) for _, t in batch]))
-    nonpad = (X != 0).any(dim=0).nonzero()
-    first = int(nonpad[0]) if len(nonpad) else X.shape[1] - 1
-    # Next-item training needs an input and a target position.
-    first = min(first, max(X.shape[1] - 2, 0))
-    return X[:, first:], y
-
-
-class ContinualNet(NeuralNet):
+class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
     """A :class:`skorch.NeuralNet` that learns the tasks of a ``TeraconModule``.
 
     The net is told which task it trains (:meth:`start_task`); ``infer`` and
-    ``get_loss`` then run that task's head on the weights and masks that the
-    strategy serves it with, and ``get_loss`` adds the strategy's extra terms
-    (TERACON's knowledge retention, HAT's regulariser, ...). Everything that
-    differs between continual learners is in ``strategy`` (see
-    :doc:`/strategies`).
+    ``get_loss`` then run that task's head on the hidden states the model
+    serves it with (``TeraconModule.hidden``), and ``get_loss`` adds the
+    strategy's loss terms (TERACON's knowledge retention, HAT's regulariser,
+    ...). Everything that differs between continual learners is in
+    ``strategy``, whose hooks (:mod:`~sklearn_teracon.training.strategy`) the
+    net runs from one place, :meth:`run_hook`.
 
     Parameters
     ----------
@@ -113,14 +93,42 @@ class ContinualNet(NeuralNet):
         self.task_ = task
         self.task_names_ = task_names or [str(t) for t in range(self.module_.n_tasks)]
         self.s_current_ = self.s
-        self.strategy.on_task_start(self, task)
+        self.context_ = TaskContext(self, task)
+        self.run_hook("before_task")
+        self.start_data_parallel()
         self.initialize_optimizer()
         self._step_largest_in_backward()
         self.initialize_history()
 
     def end_task(self) -> None:
         """Let the strategy drop what only training needed (a teacher)."""
-        self.strategy.finish(self)
+        try:
+            self.run_hook("release")
+        finally:
+            self.context_ = None
+            self.stop_data_parallel()
+
+    def run_hook(self, hook: str, **event):
+        """Run the strategy's ``hook`` on the task's context, updated by ``event``.
+
+        Outside a task (between ``end_task`` and the next ``start_task``) no
+        hook runs: a step taken then trains no task.
+        """
+        if getattr(self, "context_", None) is None:
+            return None
+        for field, value in event.items():
+            setattr(self.context_, field, value)
+        return getattr(self.strategy, hook)(self.context_)
+
+    def notify(self, method_name, **cb_kwargs):
+        with self.agreed():
+            if method_name == "on_epoch_end":
+                self.agree_epoch_loss()
+            super().notify(method_name, **cb_kwargs)
+            hook = SKORCH_EVENTS.get(method_name)
+            if hook is not None:
+                event = {k: v for k, v in cb_kwargs.items() if k == "training"}
+                self.run_hook(hook, **event)
 
     def initialize_optimizer(self, triggered_directly=None):
         """skorch's optimizer; while a task trains, its largest weights step
@@ -135,18 +143,21 @@ class ContinualNet(NeuralNet):
         # A huge vocabulary's item embedding and head then never hold their
         # gradients at once (see training/backward_step.py); not when
         # something reads gradients between backward and the step.
-        if self.in_backward_steps_ is None and not self._reads_gradients():
+        # Nor under DDP, whose all-reduce must finish before any step.
+        if (
+            self.in_backward_steps_ is None
+            and self.ddp_ is None
+            and not self._reads_gradients()
+        ):
             self.in_backward_steps_ = backward_step.InBackwardSteps(
                 self.optimizer_, backward_step.MIN_ELEMENTS
             )
 
     def _reads_gradients(self) -> bool:
-        if type(self.strategy).on_grad_computed is not Strategy.on_grad_computed:
-            return True
-        return any(
+        # A user's callback says so only by having the hook.
+        return self.strategy.reads_gradients or any(
             type(cb).on_grad_computed is not Callback.on_grad_computed
             for _, cb in self.callbacks_
-            if not isinstance(cb, StrategyCallback)
         )
 
     def _drop_in_backward_steps(self) -> bool:
@@ -167,15 +178,16 @@ class ContinualNet(NeuralNet):
         Unlike ``NeuralNet.partial_fit`` this does not swallow
         ``KeyboardInterrupt``: an interrupt by the user propagates so that
         the caller can roll back; only early stopping ends training early.
-        After training, the strategy's ``on_task_end`` runs (pruning,
-        consolidation); the strategy's ``finish`` runs whatever happens, and
+        After training, the strategy's ``after_task`` runs (pruning,
+        consolidation); its ``release`` runs whatever happens, and
         the gradients and the optimizer's moments are dropped: each as large as
         the weights (1.3 GB at 646 K items, d = 256), they are never read
         again, as the next task starts a new optimizer (``start_task``).
         """
+        self.context_.X, self.context_.y, self.context_.epochs = X, y, epochs
         try:
             self.train_epochs(X, y, epochs)
-            self.strategy.on_task_end(self, X, y, epochs)
+            self.run_hook("after_task")
         finally:
             self.end_task()
             self.module_.zero_grad(set_to_none=True)
@@ -208,9 +220,8 @@ class ContinualNet(NeuralNet):
         Xi, yi = unpack_data(batch)
         Xi = Xi.to(self.device)  # once: ``infer`` and ``get_loss`` both read it
         with autocast(self.precision, self.device):
-            y_pred = self.infer(Xi, **fit_params)
-            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
+            loss, to_backward, y_pred = self.forward_loss(Xi, yi)
+        to_backward.backward()
         return {"loss": loss, "y_pred": y_pred}
 
     @at_precision
@@ -222,7 +233,8 @@ class ContinualNet(NeuralNet):
     def evaluation_step(self, batch, training=False):
         return super().evaluation_step(batch, training)
 
-    def _scale(self) -> float:
+    def current_scale(self) -> float:
+        """The mask scale now: annealed while training, else ``s``."""
         return self.s_current_ if self.module_.training else self.s
 
     @staticmethod
@@ -232,9 +244,8 @@ class ContinualNet(NeuralNet):
         return inputs, targets, (inputs > 0) & (targets > 0)
 
     def represent(self, module, items: torch.Tensor, task: int, s: float):
-        """User representations ``[batch, d]`` of ``task`` as the strategy serves it."""
-        hidden = self.strategy.hidden(module, items, task, s)
-        return read_out(hidden, items, self.readout)
+        """User representations ``[batch, d]`` of ``task`` as ``module`` serves it."""
+        return module.represent(items, task, s, self.readout)
 
     def task_rows(
         self,
@@ -289,7 +300,7 @@ class ContinualNet(NeuralNet):
 
     def _rows(self, module, items, task, s, positions, dropout, with_users=False):
         with contextlib.nullcontext() if dropout else module.backbone.no_dropout():
-            hidden = self.strategy.hidden(module, items, task, s)
+            hidden = module.hidden(items, task, s)
         if positions is not None:
             rows = hidden[positions]
         elif self._kind(task) == NEXT_ITEM:
@@ -314,7 +325,7 @@ class ContinualNet(NeuralNet):
         return module.heads[task](rows)
 
     def infer(self, x, **fit_params):
-        return self._infer(x.to(self.device), self.task_, self._scale())
+        return self._infer(x.to(self.device), self.task_, self.current_scale())
 
     def _infer(self, x: torch.Tensor, task: int, s: float) -> torch.Tensor:
         # A next-item task returns the rows its head reads, not logits: the
@@ -352,125 +363,22 @@ class ContinualNet(NeuralNet):
     def task_loss(self, X: torch.Tensor, y, task: int) -> torch.Tensor:
         """The plain loss of any learned ``task`` on a batch, at the current scale."""
         X = X.to(self.device)
-        return self._cross_entropy(self._infer(X, task, self._scale()), y, X, task)
+        return self._cross_entropy(
+            self._infer(X, task, self.current_scale()), y, X, task
+        )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         X = X.to(self.device)
         loss = self._cross_entropy(y_pred, y_true, X, self.task_)
-        extra = self.strategy.extra_loss(self, X, training)
+        extra = self.run_hook("loss_terms", batch=X, training=training)
         if extra is not None:
             loss = loss + extra
         return loss
 
-    # -- inference ------------------------------------------------------------
-    def _eval_batches(self, X: np.ndarray):
-        self.module_.eval()
-        for Xi, _ in self.get_iterator(Dataset(X, None), training=False):
-            yield Xi.to(self.device)
-
-    @at_precision
-    @torch.no_grad()
-    def predict_logits(self, X: np.ndarray, task: int) -> np.ndarray:
-        """Logits of ``task`` at the last position, ``[n_users, n_outputs]``."""
-        out = [
-            self.task_logits(self.module_, x, task, self.s).float().cpu()
-            for x in self._eval_batches(X)
-        ]
-        return torch.cat(out).numpy()
-
-    @at_precision
-    @torch.no_grad()
-    def outputs_finite(self, X: np.ndarray, task: int) -> bool:
-        """Whether every output of ``task`` on ``X`` is finite.
-
-        What :meth:`predict_logits` would give, checked without building it:
-        a next-item head's logits in vocabulary chunks
-        (:func:`~sklearn_teracon.nn.chunked.chunked_logits_finite`).
-        """
-        weight, bias = self._head_columns(task, 0)
-        for x in self._eval_batches(X):
-            rows = self.task_rows(self.module_, x, task, self.s)
-            chunk_size = logits_chunk_size(len(rows), len(weight))
-            if not chunked_logits_finite(rows, weight, bias, chunk_size):
-                return False
-        return True
-
-    def _head_columns(self, task: int, first_column: int):
-        head = self.module_.heads[task]
-        return head.weight[first_column:], head.bias[first_column:]
-
-    @at_precision
-    @torch.no_grad()
-    def top_columns(
-        self, X: np.ndarray, task: int, k: int, first_column: int = 0
-    ) -> np.ndarray:
-        """The ``k`` best columns of ``task`` per user, best first.
-
-        Columns before ``first_column`` are left out; column ``0`` of the
-        result is ``first_column``. Ranked in vocabulary chunks
-        (:func:`~sklearn_teracon.nn.chunked.chunked_top_k`): no
-        ``[n_users, n_outputs]`` matrix is built.
-        """
-        weight, bias = self._head_columns(task, first_column)
-        out = []
-        for x in self._eval_batches(X):
-            rows = self.task_rows(self.module_, x, task, self.s)
-            chunk_size = logits_chunk_size(len(rows), len(weight))
-            out.append(chunked_top_k(rows, weight, bias, k, chunk_size).cpu())
-        return torch.cat(out).numpy()
-
-    @at_precision
-    @torch.no_grad()
-    def target_ranks(
-        self, X: np.ndarray, task: int, targets: np.ndarray, first_column: int = 0
-    ) -> np.ndarray:
-        """Pessimistic 1-based rank of each user's target column (``-1``: ``inf``).
-
-        As :func:`~sklearn_teracon.metrics.target_ranks` on the columns from
-        ``first_column`` on, computed in vocabulary chunks
-        (:func:`~sklearn_teracon.nn.chunked.chunked_target_ranks`).
-        """
-        weight, bias = self._head_columns(task, first_column)
-        targets = torch.as_tensor(np.asarray(targets, dtype=np.int64))
-        out, start = [], 0
-        for x in self._eval_batches(X):
-            rows = self.task_rows(self.module_, x, task, self.s)
-            chunk_size = logits_chunk_size(len(rows), len(weight))
-            batch_targets = targets[start : start + len(rows)].to(self.device)
-            ranks = chunked_target_ranks(rows, weight, bias, batch_targets, chunk_size)
-            out.append(ranks.cpu())
-            start += len(rows)
-        return torch.cat(out).numpy()
-
-    @at_precision
-    @torch.no_grad()
-    def embed(self, X: np.ndarray, task: int) -> np.ndarray:
-        """User representations of ``task``, ``[n_users, d]``."""
-        out = [
-            self.represent(self.module_, x, task, self.s).float().cpu()
-            for x in self._eval_batches(X)
-        ]
-        return torch.cat(out).numpy()
-
-    @torch.no_grad()
-    def mask_similarity(self) -> np.ndarray:
-        """Mean over slots of the cosine similarity between the tasks' masks.
-
-        As the strategy measures it (TERACON: as ρ does, ``relation``).
-        """
-        return self.strategy.task_relations(self.module_, self.s).cpu().numpy()
-
-    def structure(self) -> dict:
-        """What rebuilding the module needs besides the weights (strategy state too)."""
-        return {
-            **self.module_.structure(),
-            "strategy_state": self.strategy.state_structure(self.module_),
-        }
-
     # -- growth -----------------------------------------------------------------
     def add_task(self, kind: str, n_outputs: int, log_prior=None) -> int:
+        """Register a task in the model (its masks, head and per-task state)."""
         task = self.module_.add_task(kind, n_outputs, log_prior, s=self.s)
-        self.strategy.on_task_added(self.module_, task)
         self._to_device()
         return task
 
@@ -482,146 +390,10 @@ class ContinualNet(NeuralNet):
 
     def grow(self, n_embeddings: int, task: int | None = None) -> None:
         """Embedding rows for new items, and the next-item head of ``task``."""
-        self.module_.backbone.grow_items(n_embeddings)
-        self.strategy.grow_items(self.module_, n_embeddings)
+        self.module_.grow_items(n_embeddings)
         if task is not None and self._kind(task) == NEXT_ITEM:
             self.module_.grow_head(task, n_embeddings)
         self._to_device()
 
 
-def build_net(
-    module: TeraconModule | None,
-    *,
-    n_embeddings: int,
-    embedding_dim: int,
-    dilations,
-    kernel_size: int,
-    strategy: Strategy,
-    s: float,
-    lr: float,
-    backbone_lr: float | None = None,
-    readout: str = "last",
-    precision: str = "float32",
-    dropout: float = 0.0,
-    batch_size: int,
-    validation_fraction: float,
-    patience: int | None,
-    callbacks,
-    device: str,
-    verbose: int,
-    seed: int,
-    task_name: str | None = None,
-    probe_head: bool = False,
-    majority_fallback: bool = False,
-    bag_weight: float = 0.0,
-) -> ContinualNet:
-    """An initialised :class:`ContinualNet` around ``module`` (a new one if None).
-
-    A net is cheap: it is built anew for every task with the estimator's
-    current parameters and a new ``strategy`` object, while the module, which
-    holds every task and the strategy's per-task state, is kept.
-    ``backbone_lr`` (None: ``lr``) is the learning rate of the shared
-    backbone (item embedding and convolutions); the masks and heads train at
-    ``lr``. ``precision`` (``"float32"`` or ``"bfloat16"``) is the arithmetic
-    of the net's forward passes (:func:`~sklearn_teracon.training._precision.autocast`).
-    ``task_name`` (None for a net that only predicts) names the task in the
-    console output and in the files of callbacks with a ``fn_prefix``
-    (``Checkpoint``, ``TrainEndCheckpoint``). ``probe_head`` starts the
-    task's head as a probe on the frozen representation and
-    ``majority_fallback`` ends a task that does worse than its majority
-    class on the validation users as that class (:mod:`.few_labels`).
-    """
-    check_precision(precision)
-    train_split = (
-        ValidSplit(validation_fraction, stratified=False, random_state=seed)
-        if validation_fraction
-        else None
-    )
-    named = [
-        ("scale_annealing", ScaleAnnealing()),
-        ("stop_on_non_finite", StopOnNonFinite(task_name)),
-        ("strategy", StrategyCallback()),
-    ]
-    # In this order: early stopping's first candidate is the probe, and the
-    # fallback judges the weights early stopping restored.
-    if probe_head:
-        named.append(("probe_head", ProbeHeadInit(random_state=seed)))
-    if patience:
-        monitor = "valid_loss" if train_split is not None else "train_loss"
-        named.append(
-            (
-                "early_stopping",
-                EarlyStoppingFromStart(
-                    monitor=monitor,
-                    patience=patience,
-                    load_best=True,
-                    start_margin=START_MARGIN if majority_fallback else None,
-                ),
-            )
-        )
-    if majority_fallback and train_split is not None:
-        named.append(("majority_fallback", MajorityFallback()))
-    if task_name is not None:
-        named.append(("task_line", TaskLine(task_name)))
-    if verbose >= 2 and task_name is not None:
-        named.append(("progress_bar", BatchProgressBar(task_name)))
-    file_prefix = re.sub(r"[^\w.-]+", "_", task_name) + "_" if task_name else ""
-    for i, cb in enumerate(callbacks or []):
-        name, cb = cb if isinstance(cb, tuple) else (f"user_{i}", cb)
-        if file_prefix and hasattr(cb, "fn_prefix"):
-            # A copy per task: a shared one would overwrite earlier tasks' files.
-            cb = copy.copy(cb)
-            cb.set_params(fn_prefix=f"{cb.fn_prefix}{file_prefix}")
-        named.append((name, cb))
-    if module is None:
-        module = TeraconModule(n_embeddings, embedding_dim, dilations, kernel_size)
-    module.backbone.dropout = dropout
-    net = ContinualNet(
-        module,
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        # One kernel per step: the default for-each step makes two temporaries
-        # as large as the weights (1.3 GB each at 646 K items).
-        optimizer__fused=fused_adam_available(device),
-        lr=lr,
-        optimizer__param_groups=[]
-        if backbone_lr is None
-        else [("backbone.*", {"lr": backbone_lr})],
-        batch_size=batch_size,
-        train_split=train_split,
-        callbacks=named,
-        iterator_train__shuffle=True,
-        iterator_train__collate_fn=trim_padding_collate,
-        iterator_valid__collate_fn=trim_padding_collate,
-        device=device,
-        verbose=verbose,
-        callbacks__print_log=EpochTable(),
-        strategy=strategy,
-        s=s,
-        readout=readout,
-        precision=precision,
-        bag_weight=bag_weight,
-    )
-    return net.initialize()
-
-
-def fused_adam_available(device: str) -> bool:
-    """Whether torch has a fused Adam step for ``device`` (CUDA; CPU since 2.4)."""
-    kind = torch.device(device).type
-    if kind == "cuda":
-        return True
-    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
-    return kind == "cpu" and (major, minor) >= (2, 4)
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: str = "cpu"):
-    """Seed torch for a block without touching the caller's global RNG state."""
-    cuda = torch.device(device).type == "cuda"
-    devices = [torch.device(device).index or 0] if cuda else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-__all__ = ["ContinualNet", "build_net", "seeded", "trim_padding_collate"]
+__all__ = ["ContinualNet"]

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from pathlib import Path
 
+import safetensors.torch
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from ..nn import TeraconModule
 
@@ -39,46 +35,18 @@ def tensor_layout(tensors: dict[str, torch.Tensor]) -> dict[str, dict]:
     }
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path, metadata: dict) -> None:
-    """Write ``tensors`` and string ``metadata`` to ``path``, atomically.
+def tensors_to_bytes(tensors: dict[str, torch.Tensor], metadata: dict) -> bytes:
+    """A safetensors file's bytes holding ``tensors`` and string ``metadata``."""
+    return safetensors.torch.save(tensors, metadata=metadata)
 
-    The file appears whole or not at all: it is written beside ``path`` and
-    renamed over it, so an interrupt never leaves half a model.
+
+def tensors_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file's bytes, on the CPU.
+
+    Raises ``SafetensorError``, ``ValueError`` or ``RuntimeError`` when the
+    bytes are not such a file.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_metadata(path) -> dict[str, str]:
-    """The string metadata of a weights file; a clear error if it is not one."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return f.metadata() or {}
-    except FileNotFoundError:
-        raise
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(
-            f"{path} is not a readable sklearn-teracon model file (corrupt or "
-            f"truncated?): {exc}"
-        ) from exc
-
-
-def read_tensors(path) -> dict[str, torch.Tensor]:
-    """Every tensor of a weights file, on the CPU."""
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return {key: f.get_tensor(key) for key in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ValueError(
-            f"{path} is tampered or corrupt: unreadable weights: {exc}"
-        ) from exc
+    return safetensors.torch.load(data)
 
 
 def build_module(
@@ -86,13 +54,20 @@ def build_module(
 ) -> TeraconModule:
     """A module as ``structure`` and the size parameters describe it (new weights).
 
-    ``strategy`` adds its per-task state from ``structure["strategy_state"]``
-    (raising ``ValueError`` if that is not what it wrote).
+    ``strategy``'s task state serves its tasks, sized by
+    ``structure["strategy_state"]`` (``ValueError`` if that is not what the
+    state writes).
     """
-    module = TeraconModule(structure["n_embeddings"], dim, dilations, kernel_size)
+    module = TeraconModule(
+        structure["n_embeddings"],
+        dim,
+        dilations,
+        kernel_size,
+        task_state=strategy.task_state(),
+    )
     for kind, size in zip(structure["head_kinds"], structure["head_sizes"]):
         module.add_task(kind, size)
-    strategy.rebuild(module, structure["strategy_state"])
+    module.strategy_state.rebuild(module, structure["strategy_state"])
     return module
 
 
@@ -105,15 +80,11 @@ def fill_module(
 
 
 def module_architecture(module: TeraconModule) -> dict:
-    """The size parameters ``module`` was built with (what its weights need).
-
-    ``dilations`` and ``kernel_size`` are not visible in the weights' shapes
-    alone, so they are read from the convolutions.
-    """
-    blocks = module.backbone.blocks
+    """The size parameters ``module`` was built with (what its weights need)."""
+    backbone = module.backbone
     return {
-        "embedding_dim": module.backbone.dim,
-        "n_blocks": len(blocks),
-        "kernel_size": blocks[0].conv1.conv.kernel_size[0] if blocks else None,
-        "dilations": [block.conv1.conv.dilation[0] for block in blocks],
+        "embedding_dim": backbone.dim,
+        "n_blocks": len(backbone.blocks),
+        "kernel_size": backbone.kernel_size,
+        "dilations": backbone.dilations,
     }

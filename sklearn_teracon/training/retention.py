@@ -61,6 +61,15 @@ def mask_cosine(
     return torch.where(flat_a & flat_b, torch.ones_like(cosine), cosine)
 
 
+def mask_similarity(masks: torch.Tensor, *, measure: str = "centered") -> torch.Tensor:
+    """Mean over slots of the pairwise cosine of masks ``[T, K, d]``: ``[T, T]``.
+
+    The cosine is :func:`mask_cosine`'s: two masks that are both constant over
+    the channels (all ones) give 1, a constant mask against a patterned one 0.
+    """
+    return mask_cosine(masks[:, None], masks[None], measure=measure).mean(-1)
+
+
 def relation_aware_ratio(
     student_masks: torch.Tensor,
     teacher_masks: torch.Tensor,

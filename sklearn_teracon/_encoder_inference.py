@@ -1,0 +1,226 @@
+"""What a fitted estimator answers: predictions, rankings, scores, embeddings."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+
+import numpy as np
+from sklearn.base import TransformerMixin
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import check_is_fitted
+
+from ._sequences import N_RESERVED, check_labels, input_index, split_last_items
+from ._tasks import TaskRecord, _check_next_items, _check_task
+from .metrics._scoring import _row_scores_of_ranks, _row_scores_with_metric
+from .nn import LABELS, NEXT_ITEM
+from .training import seeded
+from .training._threads import worker_torch_threads
+from .training.persistence import module_architecture
+
+
+class EncoderInference(TransformerMixin):
+    """The inference side of :class:`~sklearn_teracon.ContinualUserEncoder`.
+
+    A ``TransformerMixin`` itself: scikit-learn wraps ``transform`` for
+    ``set_output`` only in the class that defines it.
+    """
+
+    @contextlib.contextmanager
+    def _inference(self):
+        """Worker threads for torch; the caller's torch generator left as it was.
+
+        (The net's batch iterator draws a seed from torch's generator.)
+        """
+        with worker_torch_threads(), seeded(0, self.net_.device):
+            yield
+
+    def _record(self, task: str | None) -> TaskRecord:
+        check_is_fitted(self)
+        task = _check_task(task)
+        if task is None:
+            return self.tasks_[self.last_task_]
+        if task not in self.tasks_:
+            raise ValueError(
+                f"unknown task {task!r}; this encoder has learned {list(self.tasks_)}"
+            )
+        return self.tasks_[task]
+
+    def _encode(self, X) -> np.ndarray:
+        return self.item_vocabulary_.encode(self._sequences(X), self.max_len)
+
+    def classes_of(self, task: str | None = None) -> np.ndarray:
+        """The labels a task predicts: its classes, or the items of a next-item task."""
+        record = self._record(task)
+        if record.kind == LABELS:
+            return record.classes_
+        n_items = self.net_.module_.heads[record.index].out_features - N_RESERVED
+        return self.item_vocabulary_.decode(np.arange(n_items) + N_RESERVED)
+
+    def decision_function(self, X, task: str | None = None) -> np.ndarray:
+        """Scores of every class (or item) of ``task``, shape ``(n, n_classes)``."""
+        record = self._record(task)
+        with self._inference():
+            logits = self.net_.predict_logits(self._encode(X), record.index)
+        # A next-item head's first two columns are padding and unknown.
+        return logits[:, N_RESERVED:] if record.kind == NEXT_ITEM else logits
+
+    def predict_proba(self, X, task: str | None = None) -> np.ndarray:
+        """Class (or item) probabilities of ``task``, shape ``(n, n_classes)``."""
+        scores = self.decision_function(X, task)
+        scores = scores - scores.max(axis=1, keepdims=True)
+        proba = np.exp(scores)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X, task: str | None = None) -> np.ndarray:
+        """The most likely class of ``task`` (the next item, for next-item tasks)."""
+        return self.recommend(X, task=task, k=1)[:, 0]
+
+    def recommend(self, X, task: str | None = None, k: int = 10) -> np.ndarray:
+        """Top-``k`` classes (items) of ``task`` per user, best first.
+
+        Returns an array of shape ``(n, min(k, n_classes))``.
+        """
+        if not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        record = self._record(task)
+        if record.kind == NEXT_ITEM:
+            # Ranked in vocabulary chunks: no [n_users, n_items] score matrix.
+            encoded = self._encode(X)
+            with self._inference():
+                top = self.net_.top_columns(encoded, record.index, int(k), N_RESERVED)
+            return self.classes_of(task)[top]
+        scores = self.decision_function(X, task)
+        k = min(int(k), scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1, kind="stable")
+        top = np.take_along_axis(top, order[:, ::-1], axis=1)
+        return self.classes_of(task)[top]
+
+    def transform(self, X, task: str | None = None) -> np.ndarray:
+        """User representations, shape ``(n, embedding_dim)``.
+
+        With a task: the ``readout`` representation (by default the mean
+        hidden state over the user's real positions) under that task's masks.
+        Without one: the universal representation, the mean of every learned
+        task's representation (fixed width, uses every task; why the mean:
+        :ref:`universal-representation`). A probe that must not move as
+        tasks arrive should read one task's, ``transform(X, task=...)``.
+        """
+        check_is_fitted(self)
+        encoded = self._encode(X)
+        with self._inference():
+            if task is not None:
+                out = self.net_.embed(encoded, self._record(task).index)
+            else:
+                out = np.mean(
+                    [self.net_.embed(encoded, r.index) for r in self.tasks_.values()],
+                    axis=0,
+                )
+        return self._keep_index(out, X)
+
+    def _keep_index(self, out: np.ndarray, X):
+        """``out`` as a DataFrame indexed like ``X`` under a pandas output.
+
+        scikit-learn keeps a DataFrame's index (older versions drop a
+        Series'); a ``UserSequences`` gives its user ids.
+        """
+        index = input_index(X)
+        if index is None or _get_output_config("transform", self)["dense"] != "pandas":
+            return out
+        import pandas as pd
+
+        return pd.DataFrame(out, index=index)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of :meth:`transform`'s columns: ``embedding_0``, ``embedding_1``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Unused: the input is item sequences, which have no feature names.
+            Accepted so that a :class:`~sklearn.pipeline.Pipeline` can call it.
+
+        Returns
+        -------
+        ndarray of str, shape (embedding_dim,)
+        """
+        check_is_fitted(self)
+        width = module_architecture(self.net_.module_)["embedding_dim"]
+        return np.asarray([f"embedding_{i}" for i in range(width)], dtype=object)
+
+    def score(self, X, y=None, task: str | None = None) -> float:
+        """The task's metric on ``(X, y)``: accuracy (≤ 20 classes) or MRR@5.
+
+        For a next-item task without ``y``, each sequence's last item is
+        predicted from the items before it (full ranking over all items).
+        Labels (items) never seen in training count as misses. The mean of
+        :meth:`score_rows`.
+        """
+        return float(np.mean(self.score_rows(X, y, task=task)))
+
+    def score_rows(self, X, y=None, task: str | None = None) -> np.ndarray:
+        """Each row's term of :meth:`score`: 0/1 correctness, or its reciprocal rank.
+
+        For comparing two models on the same users: the difference of their
+        scores is the mean of the rows' differences, whose spread
+        :func:`~sklearn_teracon.metrics.paired_difference` bootstraps.
+
+        Parameters
+        ----------
+        X : list of sequences or 2-D padded array
+        y : array-like of shape (n_sequences,) or None
+            Labels (items); None for a next-item task scores each sequence's
+            last item.
+        task : str or None
+            Default: the last task trained.
+
+        Returns
+        -------
+        ndarray of shape (n_sequences,)
+            Each row's accuracy (0 or 1) or MRR@5 term (``1/rank`` within
+            the top 5, else 0), in the task's metric.
+
+        Examples
+        --------
+        >>> from sklearn_teracon import ContinualUserEncoder
+        >>> seqs = [[1, 2, 3, 4], [2, 3, 4, 5], [5, 4, 3, 2]] * 8
+        >>> enc = ContinualUserEncoder(embedding_dim=8, n_blocks=1, max_epochs=1,
+        ...                            random_state=0).partial_fit(seqs)
+        >>> rows = enc.score_rows(seqs)
+        >>> rows.shape, bool(rows.mean() == enc.score(seqs))
+        ((24,), True)
+        """
+        record = self._record(task)
+        if record.kind == NEXT_ITEM and y is None:
+            X, y = split_last_items(self._sequences(X))
+        elif y is None:
+            raise ValueError(f"task {record.name!r} is labelled: score needs y")
+        if record.kind == NEXT_ITEM and record.metric != "accuracy":
+            # Ranks in vocabulary chunks: no [n_users, n_items] score matrix.
+            encoded = self._encode(X)
+            targets = self._targets(record, _check_next_items(y, len(encoded)))
+            with self._inference():
+                ranks = self.net_.target_ranks(
+                    encoded, record.index, targets, N_RESERVED
+                )
+            return _row_scores_of_ranks(record.metric, ranks)
+        scores = self.decision_function(X, record.name)
+        if record.kind == LABELS:
+            y = check_labels(y, len(scores))
+        else:
+            y = _check_next_items(y, len(scores))
+        return _row_scores_with_metric(record.metric, scores, self._targets(record, y))
+
+    def _targets(self, record: TaskRecord, y) -> np.ndarray:
+        """Column index of each label in ``decision_function``; -1 if unknown."""
+        if record.kind == NEXT_ITEM:
+            index = self.item_vocabulary_.index_of(y) - N_RESERVED
+            n_items = self.net_.module_.heads[record.index].out_features - N_RESERVED
+            return np.where((index >= 0) & (index < n_items), index, -1)
+        classes = record.classes_
+        pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        return np.where(classes[pos] == y, pos, -1)
+
+
+__all__ = ["EncoderInference"]
