@@ -109,6 +109,11 @@ def model_size(spec: dict) -> dict:
     return QUICK_MODEL if spec["quick"] else SIZES[spec["size"]]
 
 
+def world_size() -> int:
+    """Processes training together (``torchrun --nproc-per-node``), else 1."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def make_encoder(spec: dict, batch_size: int):
     from sklearn_teracon import ContinualUserEncoder
 
@@ -118,7 +123,8 @@ def make_encoder(spec: dict, batch_size: int):
         "n_blocks": size["n_blocks"],
         "kernel_size": KERNEL_SIZE,
         "max_len": LENGTH,
-        "batch_size": batch_size,
+        # The same global batch: each of N processes trains on 1/N of it.
+        "batch_size": max(1, batch_size // world_size()),
         "max_epochs": spec["epochs"],
         "patience": None,
         "validation_fraction": 0.0,
@@ -211,7 +217,8 @@ def later_task(spec: dict, data, kind: str) -> dict:
     size = model_size(spec)
     batch = size["later_batch"]
     encoder.set_params(
-        batch_size=batch,
+        batch_size=max(1, batch // world_size()),
+        retained_positions=spec.get("retained_positions", "all"),
         max_epochs=spec["epochs"],
         patience=None,
         validation_fraction=0.0,
@@ -292,6 +299,7 @@ def run_case(spec: dict) -> dict:
     result = {"case": spec["case"], "size": spec["size"], "n_users": len(data[0])}
     result.update(CASES[spec["case"]](spec, data))
     result["torch_threads"] = torch.get_num_threads()
+    result["processes"] = world_size()
     result["peak_rss_mib"] = peak_rss_mib()
     if spec["device"].startswith("cuda"):
         result["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
@@ -304,7 +312,13 @@ def main() -> None:
     if not spec["device"].startswith("cuda"):
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU case never touches CUDA
     result = run_case(spec)
-    Path(result_path).write_text(json.dumps(result))
+    if int(os.environ.get("RANK", "0")) == 0:  # rank 0's figures (of N equal)
+        Path(result_path).write_text(json.dumps(result))
+    if world_size() > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # every rank done before any tears the group down
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

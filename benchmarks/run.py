@@ -11,7 +11,12 @@ Run from the repository root::
 
     python -m benchmarks.run [--device cpu|cuda] [--size paper|default|all]
         [--precision float32|bfloat16] [--threads N] [--epochs 2] [--quick]
-        [--json results.json]
+        [--nproc N] [--json results.json]
+
+``--nproc N`` runs each training case once more data-parallel under
+``torchrun --nproc-per-node N`` (gloo on CPU, NCCL on CUDA), every process
+with ``threads / N`` torch threads and ``1/N`` of the same global batch, and
+reports its speed-up over the one-process run with all the threads.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ COLUMNS = [
     ("case", "case", "{}"),
     ("size", "size", "{}"),
     ("batch", "batch_size", "{}"),
+    ("procs", "processes", "{}"),
     ("seq/s", "seq_per_s", "{:.0f}"),
     ("pos/s", "positions_per_s", "{:.0f}"),
     ("transform u/s", "transform_users_per_s", "{:.0f}"),
@@ -71,11 +77,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="tiny data and model: a smoke run"
     )
+    parser.add_argument(
+        "--retained-positions",
+        choices=["all", "last"],
+        default="all",
+        help="where the later cases retain the first (next-item) task",
+    )
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="also run the training cases on N processes (torchrun)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="s per case")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.epochs < 1:
-        parser.error("--threads and --epochs must be at least 1")
+    if args.threads < 1 or args.epochs < 1 or args.nproc < 1:
+        parser.error("--threads, --epochs and --nproc must be at least 1")
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     return args
@@ -88,8 +106,16 @@ def run_case(spec: dict, timeout: float) -> dict:
         env["CUDA_VISIBLE_DEVICES"] = ""
     with tempfile.TemporaryDirectory() as folder:
         result_path = Path(folder) / "result.json"
+        launcher = [sys.executable]
+        if spec.get("nproc", 1) > 1:
+            launcher += [
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                f"--nproc-per-node={spec['nproc']}",
+            ]
         command = [
-            sys.executable,
+            *launcher,
             "-m",
             "benchmarks.cases",
             json.dumps(spec),
@@ -145,6 +171,27 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def speedups(results: list[dict]) -> list[str]:
+    """The N-process runs' seq/s over the one-process runs of the same case."""
+    alone = {
+        (r["case"], r["size"]): r
+        for r in results
+        if r.get("processes") == 1 and "seq_per_s" in r
+    }
+    lines = []
+    for r in results:
+        one = alone.get((r["case"], r["size"]))
+        if r.get("processes", 1) > 1 and "seq_per_s" in r and one:
+            r["speedup_over_one_process"] = r["seq_per_s"] / one["seq_per_s"]
+            lines.append(
+                f"{r['case']} ({r['size']}): {r['processes']} processes x "
+                f"{r['torch_threads']} threads {r['seq_per_s']:.0f} seq/s against "
+                f"1 x {one['torch_threads']} threads {one['seq_per_s']:.0f}: "
+                f"{r['speedup_over_one_process']:.2f}x"
+            )
+    return lines
+
+
 def machine(device: str) -> dict:
     info = {
         "platform": platform.platform(),
@@ -170,6 +217,7 @@ def main(argv=None) -> int:
         "threads": args.threads,
         "epochs": args.epochs,
         "quick": args.quick,
+        "retained_positions": args.retained_positions,
     }
     results = []
     with tempfile.TemporaryDirectory() as model_dir:
@@ -181,6 +229,13 @@ def main(argv=None) -> int:
             for case in CASES
             if case in args.cases
         ]
+        if args.nproc > 1:
+            threads = max(1, args.threads // args.nproc)
+            specs += [
+                {**spec, "nproc": args.nproc, "threads": threads}
+                for spec in specs
+                if spec["case"] in TRAINING_CASES
+            ]
         for spec in specs:
             print(f"running {spec['case']} ({spec['size']}) ...", flush=True)
             result = run_case(spec, args.timeout)
@@ -197,6 +252,8 @@ def main(argv=None) -> int:
             f"GFLOP/s, bf16 {peak['bf16_gflop_per_s']:.1f} GFLOP/s"
         )
     print(table(results[1:]))
+    for line in speedups(results[1:]):
+        print(line)
     for result in results:
         if "error" in result:
             print(f"FAILED {result['case']} ({result['size']}): see above")

@@ -16,6 +16,11 @@ from .nn import LABELS, NEXT_ITEM
 from .training import build_net, seeded
 from .training._device import check_device
 from .training.callbacks import non_finite_outputs
+from .training.distributed import (
+    check_same_data,
+    join_launched_group,
+    same_on_every_rank,
+)
 
 
 class EncoderLearning:
@@ -24,6 +29,7 @@ class EncoderLearning:
     def _learn(self, X, y, *, task, classes, keep_tasks):
         strategy = self._validate_params()
         check_device(self.device)
+        device = join_launched_group(self.device)
         sequences = check_sequences(X, padding_value=self.padding_value)
         keep_tasks = keep_tasks and self.__sklearn_is_fitted__()
         if keep_tasks:
@@ -45,9 +51,10 @@ class EncoderLearning:
         )
         vocabulary.extend(sequences)
         encoded = vocabulary.encode(sequences, self.max_len)
-        seed = self._next_seed(keep_tasks)
+        check_same_data(encoded, targets)
+        seed = same_on_every_rank(self._next_seed(keep_tasks))
         start = time.perf_counter()
-        with seeded(seed, self.device):
+        with seeded(seed, device):
             # Training runs on a copy: nothing is committed unless it succeeds.
             module = copy.deepcopy(self.net_.module_) if keep_tasks else None
             # The first task builds the backbone; later ones adapt it gently.
@@ -68,6 +75,7 @@ class EncoderLearning:
                 and metric == "accuracy",
                 majority_fallback=self.majority_fallback and metric == "accuracy",
                 bag_weight=self.bag_weight if kind == NEXT_ITEM else 0.0,
+                device=device,
             )
             if record is None:
                 n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
@@ -145,6 +153,7 @@ class EncoderLearning:
         probe_head: bool = False,
         majority_fallback: bool = False,
         bag_weight: float = 0.0,
+        device: str | None = None,
     ):
         return build_net(
             module,
@@ -163,7 +172,7 @@ class EncoderLearning:
             validation_fraction=validation,
             patience=self.patience,
             callbacks=self.callbacks,
-            device=self.device,
+            device=self.device if device is None else device,
             verbose=self.verbose,
             seed=seed,
             task_name=task_name,

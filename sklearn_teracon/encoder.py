@@ -23,6 +23,7 @@ from .model_selection import make_task_estimator
 from .strategies.teracon import MAX_SCALE, TeraconStrategy
 from .training._precision import PRECISIONS
 from .training._threads import worker_torch_threads
+from .training.distributed import on_rank_zero
 
 # TERACON's own parameters are estimator parameters; the strategy declares them.
 TERACON_DEFAULTS = TeraconStrategy._defaults
@@ -134,7 +135,7 @@ class ContinualUserEncoder(
         next-item task trains (never in prediction, the teacher or the
         student's retention pass).
     batch_size : int, default=128
-        Users per batch.
+        Users per batch (per process under ``torchrun``: :doc:`/distributed`).
     max_epochs : int, default=20
         Epochs per ``partial_fit`` call.
     patience : int or None, default=3
@@ -193,8 +194,7 @@ class ContinualUserEncoder(
     >>> from sklearn_teracon import ContinualUserEncoder
     >>> seqs = [[1, 2, 3, 4], [2, 3, 4, 5], [5, 4, 3], [1, 3, 5, 2]] * 8
     >>> ages = ["young", "old", "old", "young"] * 8
-    >>> enc = ContinualUserEncoder(embedding_dim=16, n_blocks=1, max_epochs=2,
-    ...                            random_state=0)
+    >>> enc = ContinualUserEncoder(embedding_dim=16, max_epochs=2, random_state=0)
     >>> enc = enc.partial_fit(seqs)                    # self-supervised next item
     >>> enc = enc.partial_fit(seqs, ages, task="age")  # a new task
     >>> list(enc.tasks_)
@@ -389,14 +389,15 @@ class ContinualUserEncoder(
         Weights are stored as safetensors; everything else (parameters, tasks,
         classes, vocabulary, history, versions) as JSON in the file's header.
         The file is written atomically. ``callbacks`` are not saved (they are
-        code); a loaded encoder has ``callbacks=None``.
+        code); a loaded encoder has ``callbacks=None``. Under ``torchrun``
+        rank 0 writes it, and every rank returns once it is written.
 
         Parameters
         ----------
         path : str or path-like
         """
         check_is_fitted(self)
-        save_encoder(self, path)
+        on_rank_zero(lambda: save_encoder(self, path))
 
     @classmethod
     def load(cls, path, *, device: str | None = None) -> ContinualUserEncoder:

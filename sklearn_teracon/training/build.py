@@ -149,6 +149,9 @@ def build_net(
         iterator_train__shuffle=True,
         iterator_train__collate_fn=trim_padding_collate,
         iterator_valid__collate_fn=trim_padding_collate,
+        # Page-locked batches copy to a GPU asynchronously (``non_blocking``).
+        iterator_train__pin_memory=torch.device(device).type == "cuda",
+        iterator_valid__pin_memory=torch.device(device).type == "cuda",
         device=device,
         verbose=verbose,
         callbacks__print_log=EpochTable(),

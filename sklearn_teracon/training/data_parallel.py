@@ -7,6 +7,7 @@ single-process step. See :mod:`.distributed` for how the work is split.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 
 import numpy as np
@@ -24,6 +25,13 @@ from .distributed import (
 )
 from .distributed import rank as process_rank
 
+# torch 2.13 renamed DDP's ``broadcast_buffers`` to ``forward_sync_buffers``.
+_NO_BUFFER_SYNC = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    else {"broadcast_buffers": False}
+)
+
 
 class _NetLoss(nn.Module):
     """The net's whole training loss as a module's ``forward``, for DDP to wrap."""
@@ -40,10 +48,21 @@ class _NetLoss(nn.Module):
         return loss * global_share(net.loss_terms_count(X)), loss, y_pred
 
 
+class _DataParallelLoss:
+    """The DDP-wrapped loss, held apart from skorch's registry of modules
+    (which would save it and move it between devices as a part of the net)."""
+
+    def __init__(self, ddp: DistributedDataParallel):
+        self.ddp = ddp
+
+    def __call__(self, X, y):
+        return self.ddp(X, y)
+
+
 class DataParallelMixin:
     """Training steps that are DDP steps when several processes train together."""
 
-    ddp_: DistributedDataParallel | None = None
+    ddp_: _DataParallelLoss | None = None
 
     def start_data_parallel(self) -> None:
         """Wrap the loss for this task (its trainable weights are set by now)."""
@@ -51,14 +70,18 @@ class DataParallelMixin:
         if world_size() == 1:
             return
         device = torch.device(self.device)
-        self.ddp_ = DistributedDataParallel(
+        ddp = DistributedDataParallel(
             _NetLoss(self),
             device_ids=[device.index] if device.type == "cuda" else None,
-            # Which weights a step reaches depends on the strategy and task
-            # (other tasks' heads, frozen backbones, per-task state).
-            find_unused_parameters=True,
-            broadcast_buffers=False,
+            # Which weights a step reaches depends on the strategy and the
+            # task (other tasks' heads, per-task state), but it is the same
+            # on every step of a task: DDP learns it on the first one.
+            static_graph=True,
+            # Every rank computes the same buffers (CONURE's owners): no
+            # broadcast before each forward.
+            **_NO_BUFFER_SYNC,
         )
+        self.ddp_ = _DataParallelLoss(ddp)
 
     def stop_data_parallel(self) -> None:
         self.ddp_ = None

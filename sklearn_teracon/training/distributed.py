@@ -25,6 +25,7 @@ next collective, so every rank raises and rolls back instead of waiting.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections.abc import Iterator
 
@@ -91,6 +92,63 @@ def all_reduce_sum(values) -> np.ndarray:
     )
     dist.all_reduce(tensor)
     return tensor.cpu().numpy()
+
+
+def join_launched_group(device: str) -> str:
+    """Join the launcher's process group if there is one; this rank's device."""
+    if launched_distributed():
+        init_from_environment(device)
+    return local_device(device)
+
+
+def same_on_every_rank(value: int) -> int:
+    """Rank 0's ``value`` on every rank (a seed drawn where ranks differ)."""
+    if world_size() == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.int64, device=_collective_device())
+    dist.broadcast(tensor, 0)
+    return int(tensor.item())
+
+
+def check_same_data(*arrays) -> None:
+    """Refuse a call whose inputs differ between the ranks.
+
+    Every rank holds the whole input and trains on its share of each global
+    batch, so all must pass the same ``X`` and ``y``; a digest of the encoded
+    arrays is compared (two small collectives).
+    """
+    if world_size() == 1:
+        return
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    mine = int.from_bytes(digest.digest()[:7], "little")
+    tensor = torch.tensor([mine, -mine], dtype=torch.int64, device=_collective_device())
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    if int(tensor[0]) != mine or int(tensor[1]) != -mine:
+        raise ValueError(
+            f"rank {rank()} was given other data than another rank: under "
+            "torchrun every process must pass the same X and y to partial_fit "
+            "(each trains on its own share of every batch of them)"
+        )
+
+
+def on_rank_zero(work) -> None:
+    """Run ``work()`` on rank 0 only; every rank returns once it is done.
+
+    A failure there raises on every rank (:func:`agree`).
+    """
+    if world_size() == 1:
+        work()
+        return
+    error = None
+    if rank() == 0:
+        try:
+            work()
+        except BaseException as exc:
+            error = exc
+    agree(error)
 
 
 class RankFailed(RuntimeError):
@@ -166,10 +224,14 @@ __all__ = [
     "RankFailed",
     "agree",
     "all_reduce_sum",
+    "check_same_data",
     "global_share",
     "init_from_environment",
+    "join_launched_group",
     "launched_distributed",
     "local_device",
+    "on_rank_zero",
+    "same_on_every_rank",
     "rank",
     "world_size",
 ]

@@ -218,7 +218,8 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         # backward pass outside autocast, as torch recommends.
         self._set_training(True)
         Xi, yi = unpack_data(batch)
-        Xi = Xi.to(self.device)  # once: ``infer`` and ``get_loss`` both read it
+        # Once: ``infer`` and ``get_loss`` both read it.
+        Xi = Xi.to(self.device, non_blocking=True)
         with autocast(self.precision, self.device):
             loss, to_backward, y_pred = self.forward_loss(Xi, yi)
         to_backward.backward()
