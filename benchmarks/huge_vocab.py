@@ -28,6 +28,7 @@ moments dropped); ``score`` of 64 users 0.9 s, ``recommend`` 0.5 s, the check
 Run (one thread, at low priority on a shared machine)::
 
     nice -n 10 python benchmarks/huge_vocab.py [--users 256] [--rank-users 64]
+        [--loss full|sampled] [--negatives 1024]
 """
 
 import argparse
@@ -80,6 +81,8 @@ parser.add_argument("--dim", type=int, default=256)
 parser.add_argument("--blocks", type=int, default=8)
 parser.add_argument("--batch", type=int, default=256)
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--loss", choices=["full", "sampled"], default="full")
+parser.add_argument("--negatives", type=int, default=1024, help="for --loss sampled")
 parser.add_argument(
     "--no-backward-steps",
     action="store_true",
@@ -104,8 +107,10 @@ enc = ContinualUserEncoder(
     patience=None,
     validation_fraction=0.0,
     random_state=0,
+    loss=args.loss,
+    n_negatives=args.negatives,
 )
-net = enc._build_net(None, n_embeddings, 0.0, seed=0, task_name="next_item")
+net = enc._build_net(None, n_embeddings, 0.0, 0, enc._strategy(), task_name="next_item")
 task = net.add_task(NEXT_ITEM, n_embeddings)
 print(f"{args.items} items, {args.users} users; model built: {peak_rss_mib():.0f} MiB")
 

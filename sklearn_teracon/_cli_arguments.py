@@ -141,6 +141,20 @@ def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
         "profile tasks read",
     )
     model.add_argument(
+        "--loss",
+        choices=("full", "sampled"),
+        default="full",
+        help="next-item and item-target tasks' loss: the exact softmax "
+        "(default) or a sampled one with log-Q correction, for huge catalogues",
+    )
+    model.add_argument(
+        "--negatives",
+        type=positive_int,
+        metavar="N",
+        default=1024,
+        help="items a sampled loss draws per batch (default: %(default)s)",
+    )
+    model.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="float32",

@@ -132,6 +132,8 @@ def make_encoder(args):
         max_epochs=args.epochs,
         alpha=args.alpha,
         bag_weight=args.bag_weight,
+        loss=args.loss,
+        n_negatives=args.negatives,
         device=args.device,
         precision=args.precision,
         random_state=args.seed,

@@ -179,6 +179,8 @@ class EncoderLearning:
             probe_head=probe_head,
             majority_fallback=majority_fallback,
             bag_weight=bag_weight,
+            loss=self.loss,
+            n_negatives=self.n_negatives,
         )
 
 

@@ -40,7 +40,15 @@ _MAX_HISTORY_DEPTH = 8
 _MAX_LABEL_CHARS = 4096
 # Keys added to format 2 after files of it were written, with the value that
 # such a file was written with: a file without one loads as it was saved.
-_ADDED_PARAMS = {"precision": "float32", "next_item_dropout": 0.0}
+_ADDED_PARAMS = {
+    "precision": "float32",
+    "next_item_dropout": 0.0,
+    "head_init": "prior",
+    "majority_fallback": False,
+    "bag_weight": 0.0,
+    "loss": "full",
+    "n_negatives": 1024,
+}
 _ADDED_NET = {"precision": "float32"}
 SHORT = reprlib.Repr()  # short reprs of untrusted values in error messages
 SHORT.maxlevel, SHORT.maxstring, SHORT.maxother = 2, 40, 40

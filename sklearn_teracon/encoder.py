@@ -15,15 +15,15 @@ from ._encoder_checks import (
     MAX_LEN,
     EncoderChecks,
 )
+from ._encoder_files import EncoderFiles
 from ._encoder_inference import EncoderInference
 from ._encoder_learning import EncoderLearning
-from ._model_file import load_encoder, save_encoder
 from ._tasks import TaskName, TaskRecord, sequence_input_tags
 from .model_selection import make_task_estimator
 from .strategies.teracon import MAX_SCALE, TeraconStrategy
 from .training._precision import PRECISIONS
 from .training._threads import worker_torch_threads
-from .training.distributed import on_rank_zero
+from .training.losses import LOSSES
 
 # TERACON's own parameters are estimator parameters; the strategy declares them.
 TERACON_DEFAULTS = TeraconStrategy._defaults
@@ -34,7 +34,7 @@ TERACON_CONSTRAINTS = {
 
 
 class ContinualUserEncoder(
-    EncoderInference, EncoderLearning, EncoderChecks, BaseEstimator
+    EncoderInference, EncoderLearning, EncoderFiles, EncoderChecks, BaseEstimator
 ):
     """One user encoder learned continually over a stream of tasks (TERACON).
 
@@ -130,6 +130,14 @@ class ContinualUserEncoder(
         Weight of a bag-of-items term in next-item tasks' loss: the user
         representation predicts every item of the user's history through the
         next-item head. See :doc:`/few_labels`.
+    loss : {"full", "sampled"}, default="full"
+        The exact softmax over every item (and class), or, for next-item and
+        item-target tasks (more than 20 classes) and their retention, a
+        sampled softmax with log-Q correction over ``n_negatives``
+        popularity-drawn items per batch: for catalogues of 10⁵ items and
+        more (:ref:`sampled-loss`). Validation and prediction stay exact.
+    n_negatives : int, default=1024
+        Items (classes) a sampled loss draws per batch.
     next_item_dropout : float in [0, 1), default=0.4
         Dropout on the item embeddings and each block's output while a
         next-item task trains (never in prediction, the teacher or the
@@ -218,6 +226,8 @@ class ContinualUserEncoder(
         "head_init": [StrOptions({"prior", "probe"})],
         "majority_fallback": ["boolean"],
         "bag_weight": [Interval(numbers.Real, 0, MAX_SCALE, closed="both")],
+        "loss": [StrOptions(set(LOSSES))],
+        "n_negatives": [Interval(numbers.Integral, 1, None, closed="left")],
         "next_item_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         # Checked against the registry when training starts (``_strategy``):
         # a strategy registered after import is accepted.
@@ -259,6 +269,8 @@ class ContinualUserEncoder(
         head_init: str = "probe",
         majority_fallback: bool = True,
         bag_weight: float = 0.0,
+        loss: str = "full",
+        n_negatives: int = 1024,
         next_item_dropout: float = 0.4,
         batch_size: int = 128,
         max_epochs: int = 20,
@@ -291,6 +303,8 @@ class ContinualUserEncoder(
         self.head_init = head_init
         self.majority_fallback = majority_fallback
         self.bag_weight = bag_weight
+        self.loss = loss
+        self.n_negatives = n_negatives
         self.next_item_dropout = next_item_dropout
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -381,40 +395,6 @@ class ContinualUserEncoder(
         encoder is never modified.
         """
         return make_task_estimator(self, task, **params)
-
-    # -- persistence ------------------------------------------------------------
-    def save(self, path) -> None:
-        """Save the fitted encoder to one file that runs no code when loaded.
-
-        Weights are stored as safetensors; everything else (parameters, tasks,
-        classes, vocabulary, history, versions) as JSON in the file's header.
-        The file is written atomically. ``callbacks`` are not saved (they are
-        code); a loaded encoder has ``callbacks=None``. Under ``torchrun``
-        rank 0 writes it, and every rank returns once it is written.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        check_is_fitted(self)
-        on_rank_zero(lambda: save_encoder(self, path))
-
-    @classmethod
-    def load(cls, path, *, device: str | None = None) -> ContinualUserEncoder:
-        """Load an encoder written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : str or None
-            Where to put the model (default: the saved ``device`` parameter).
-
-        Returns
-        -------
-        ContinualUserEncoder
-            Fitted, with every task; it can keep learning new tasks.
-        """
-        return load_encoder(cls, path, device=device)
 
 
 __all__ = ["ContinualUserEncoder", "TaskName", "TaskRecord"]

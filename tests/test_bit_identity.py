@@ -22,9 +22,12 @@ STORED = np.load(DATA / "strategy_outputs.npz")
 SAME_KERNELS = RECORD["kernel_fingerprint"] == kernel_fingerprint()
 
 
-def _compare(name: str, got: dict[str, np.ndarray]) -> None:
+def _compare(name: str, got: dict[str, np.ndarray], answers_only=False) -> None:
     expected = sorted(
-        k.split("/", 1)[1] for k in RECORD["digests"] if k.startswith(f"{name}/")
+        k.split("/", 1)[1]
+        for k in RECORD["digests"]
+        if k.startswith(f"{name}/")
+        and not (answers_only and k.split("/", 1)[1].startswith("train_loss"))
     )
     assert sorted(got) == expected
     for key, value in got.items():
@@ -45,9 +48,10 @@ def test_training_is_bit_identical_to_the_stored_run(name):
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_a_model_file_saved_before_loads_and_answers_the_same(name):
     enc = ContinualUserEncoder.load(DATA / "models" / f"{name}.model")
-    got = {**outputs(enc), **weights(enc)}
-    # A loaded model has no training history to compare beyond its losses.
-    _compare(name, got)
+    # What the model answers; its history is the file's record of how it was
+    # trained (PeterRec's training changed since: #22), not an answer.
+    got = {k: v for k, v in outputs(enc).items() if not k.startswith("train_loss")}
+    _compare(name, {**got, **weights(enc)}, answers_only=True)
 
 
 def test_the_stored_outputs_cover_every_strategy():

@@ -104,7 +104,8 @@ class MaskedResidualBlock(nn.Module):
 def _masked_slot(conv, norm, h, mask, keep, adapter=None):
     x = conv(h)
     if adapter is not None:
-        x = adapter(x)
+        # The slot's input too: a patch may sit beside the convolution.
+        x = adapter(x, h)
     x = F.relu(norm(x))
     # In the activations' dtype: under bf16 autocast an fp32 mask would make
     # the product fp32, which the next convolution then casts back.
@@ -191,8 +192,9 @@ class NextItNet(nn.Module):
     ) -> torch.Tensor:
         """Hidden states ``[batch, length, d]`` of ``items`` under ``masks [K, d]``.
 
-        ``adapters`` (None, or one module per slot) each map a slot's
-        convolution output before its LayerNorm (PeterRec's model patches).
+        ``adapters`` (None, or one module per slot; PeterRec's model patches)
+        each map a slot's convolution output and the slot's input,
+        ``adapter(conv(h), h)``, to what the slot's LayerNorm reads.
         """
         keep = (items != 0).unsqueeze(-1).to(masks.dtype)
         h = fast_dropout(self.item_embedding(items), self.dropout, self.training)

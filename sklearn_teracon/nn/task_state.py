@@ -136,26 +136,52 @@ class BackbonePerTaskState(UnitMaskState):
         return self.backbone(model, task)(items, unit_masks(model))
 
 
-class Adapter(nn.Module):
-    """A residual bottleneck ``x + up(relu(down(x)))``, d → d/4 → d.
+# Where an adapter sits in its slot (the reference's two causal variants).
+INSERTIONS = ("parallel", "serial")
 
-    ``up`` starts at zero, so a new adapter starts as the identity: the task
-    starts from the pretrained backbone's own representation.
+
+class Adapter(nn.Module):
+    """PeterRec's model patch on one mask slot: a bottleneck d → d/4 → d.
+
+    ``insertion`` says where it sits; with ``x = conv(h)`` the slot's
+    convolution output and ``h`` the slot's input, the slot's LayerNorm reads
+
+    - ``"parallel"`` (every new adapter): ``x + up(relu(down(h)))``, the
+      patch beside the frozen convolution, reading what it reads (the
+      reference's ``peter_2mp_parallel``, less the patch's own identity
+      term, which would add ``h`` to ``x`` the moment the patch is inserted);
+    - ``"serial"`` (the adapters of files saved before #22): ``x +
+      up(relu(down(x)))``, the patch after the convolution
+      (``peter_2mp_serial``).
+
+    ``up`` starts at zero, so a new adapter adds nothing: the task starts
+    from the pretrained backbone's own representation. The insertion is not
+    a weight: :meth:`AdapterState.structure` saves it.
     """
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, insertion: str = "parallel"):
         super().__init__()
+        if insertion not in INSERTIONS:
+            raise ValueError(
+                f"insertion must be one of {INSERTIONS}, got {insertion!r}"
+            )
+        self.insertion = insertion
         self.down = nn.Linear(dim, max(1, dim // 4))
         self.up = nn.Linear(max(1, dim // 4), dim)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.up(F.relu(self.down(x)))
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return x + self.up(F.relu(self.down(x if self.insertion == "serial" else h)))
 
 
 class AdapterState(UnitMaskState):
-    """Task t ≥ 1 through the shared backbone with an adapter in every slot."""
+    """Task t ≥ 1 through the shared backbone with an adapter in every slot.
+
+    Every new task's adapters sit beside the convolutions (``"parallel"``); a
+    file saved before they did (its structure ``{}``) rebuilds its adapters
+    serial, so it answers as it did when it was saved.
+    """
 
     def __init__(self):
         super().__init__()
@@ -168,6 +194,37 @@ class AdapterState(UnitMaskState):
         device = backbone.item_embedding.weight.device
         adapters = nn.ModuleList(Adapter(backbone.dim) for _ in range(backbone.n_slots))
         self.adapters.add(task, adapters.to(device))
+
+    def structure(self, model):
+        if not len(self.adapters):
+            return {}
+        return {
+            "insertion": {
+                key: adapters[0].insertion for key, adapters in self.adapters.items()
+            }
+        }
+
+    def rebuild(self, model, structure):
+        if structure == {}:  # no adapters, or every one saved before "parallel"
+            insertion = dict.fromkeys(self.adapters, "serial")
+        else:
+            insertion = (
+                structure.get("insertion") if isinstance(structure, dict) else None
+            )
+            if not (
+                isinstance(insertion, dict)
+                and set(structure) == {"insertion"}
+                and set(insertion) == set(self.adapters)
+                and all(value in INSERTIONS for value in insertion.values())
+            ):
+                raise ValueError(
+                    "the peterrec state's structure must be {} or {'insertion': "
+                    f"{{task: one of {INSERTIONS}}}}} for the tasks "
+                    f"{sorted(self.adapters, key=int)}, got {structure!r}"
+                )
+        for key, adapters in self.adapters.items():
+            for adapter in adapters:
+                adapter.insertion = insertion[key]
 
     def hidden(self, model, items, task, s):
         adapters = None if task == 0 else self.adapters.of(task)
@@ -258,6 +315,7 @@ class WeightOwnerState(UnitMaskState):
 
 __all__ = [
     "FREE",
+    "INSERTIONS",
     "Adapter",
     "AdapterState",
     "BackbonePerTaskState",

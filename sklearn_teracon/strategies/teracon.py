@@ -10,7 +10,6 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..nn import NEXT_ITEM
-from ..nn.chunked import head_logit_mse
 from ..training.retention import (
     RELATION_MEASURES,
     Teacher,
@@ -146,7 +145,7 @@ class TeraconStrategy(Strategy):
         with torch.no_grad():
             teacher_rows = net.task_rows(teacher, users, task, net.s, positions)
         rows = net.task_rows(net.module_, users, task, net.s, positions, dropout=False)
-        return head_logit_mse(
+        return net.retention_logit_mse(
             rows, net.module_.heads[task], teacher_rows, teacher.heads[task]
         )
 

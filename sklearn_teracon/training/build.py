@@ -65,6 +65,8 @@ def build_net(
     probe_head: bool = False,
     majority_fallback: bool = False,
     bag_weight: float = 0.0,
+    loss: str = "full",
+    n_negatives: int = 1024,
 ) -> ContinualNet:
     """An initialised :class:`ContinualNet` around ``module`` (a new one if None).
 
@@ -160,6 +162,8 @@ def build_net(
         readout=readout,
         precision=precision,
         bag_weight=bag_weight,
+        loss=loss,
+        n_negatives=n_negatives,
     )
     return net.initialize()
 

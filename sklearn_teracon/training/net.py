@@ -6,19 +6,19 @@ import contextlib
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from torch.utils.checkpoint import checkpoint
 
 from ..nn import NEXT_ITEM
-from ..nn.chunked import bag_cross_entropy, head_cross_entropy, users_per_pass
+from ..nn.chunked import users_per_pass
 from ..nn.model import read_out
 from . import backward_step
 from ._precision import at_precision, autocast
 from .data_parallel import DataParallelMixin
 from .inference import InferenceMixin
+from .losses import TaskLossesMixin
 from .strategy import Strategy, TaskContext
 
 # skorch's events and the strategy hooks they run (after the net's own
@@ -33,7 +33,7 @@ SKORCH_EVENTS = {
 }
 
 
-class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
+class ContinualNet(TaskLossesMixin, DataParallelMixin, InferenceMixin, NeuralNet):
     """A :class:`skorch.NeuralNet` that learns the tasks of a ``TeraconModule``.
 
     The net is told which task it trains (:meth:`start_task`); ``infer`` and
@@ -62,6 +62,11 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         (:func:`~sklearn_teracon.nn.chunked.bag_cross_entropy`): the user
         representation, read out as labelled heads read it, predicts the
         user's items through the next-item head. 0 leaves it out.
+    loss : {"full", "sampled"}
+        The exact softmax, or a sampled one with log-Q correction for
+        next-item and item-target tasks (:mod:`.losses`).
+    n_negatives : int
+        Columns a sampled loss draws per batch.
     **kwargs
         Everything :class:`skorch.NeuralNet` takes.
     """
@@ -75,6 +80,8 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         readout: str = "last",
         precision: str = "float32",
         bag_weight: float = 0.0,
+        loss: str = "full",
+        n_negatives: int = 1024,
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
@@ -83,6 +90,8 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         self.readout = readout
         self.precision = precision
         self.bag_weight = bag_weight
+        self.loss = loss
+        self.n_negatives = n_negatives
 
     # -- task bookkeeping ---------------------------------------------------
     def start_task(self, task: int, task_names: list[str] | None = None) -> None:
@@ -95,6 +104,8 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         self.s_current_ = self.s
         self.context_ = TaskContext(self, task)
         self.run_hook("before_task")
+        groups = self.run_hook("param_groups")
+        self.optimizer__param_groups = [*groups, *self.optimizer__param_groups]
         self.start_data_parallel()
         self.initialize_optimizer()
         self._step_largest_in_backward()
@@ -186,10 +197,12 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         """
         self.context_.X, self.context_.y, self.context_.epochs = X, y, epochs
         try:
+            self.start_sampling(X, y)
             self.train_epochs(X, y, epochs)
             self.run_hook("after_task")
         finally:
             self.end_task()
+            self.stop_sampling()
             self.module_.zero_grad(set_to_none=True)
             self.optimizer_.state.clear()
             self._drop_in_backward_steps()
@@ -220,6 +233,7 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
         Xi, yi = unpack_data(batch)
         # Once: ``infer`` and ``get_loss`` both read it.
         Xi = Xi.to(self.device, non_blocking=True)
+        self.draw_negatives()
         with autocast(self.precision, self.device):
             loss, to_backward, y_pred = self.forward_loss(Xi, yi)
         to_backward.backward()
@@ -327,46 +341,6 @@ class ContinualNet(DataParallelMixin, InferenceMixin, NeuralNet):
 
     def infer(self, x, **fit_params):
         return self._infer(x.to(self.device), self.task_, self.current_scale())
-
-    def _infer(self, x: torch.Tensor, task: int, s: float) -> torch.Tensor:
-        # A next-item task returns the rows its head reads, not logits: the
-        # loss applies the head in vocabulary chunks when positions × items
-        # logits would not fit (``_cross_entropy``).
-        if self._kind(task) == NEXT_ITEM:
-            inputs, _, positions = self._next_item_positions(x)
-            with_users = self.bag_weight > 0 and self.module_.training
-            return self.task_rows(
-                self.module_, inputs, task, s, positions, with_users=with_users
-            )
-        return self.task_logits(self.module_, x, task, s)
-
-    def _cross_entropy(self, y_pred, y_true, X: torch.Tensor, task: int):
-        """Cross-entropy of ``_infer``'s output: logits, or a next-item task's rows.
-
-        A next-item task's output may also hold the users' representations
-        (``bag_weight``): their bag-of-items loss is added.
-        """
-        if isinstance(y_pred, tuple):
-            y_pred, users = y_pred
-            bag = bag_cross_entropy(users, self.module_.heads[task], X)
-            return self._cross_entropy(y_pred, y_true, X, task) + self.bag_weight * bag
-        if self._kind(task) == NEXT_ITEM:
-            _, targets, positions = self._next_item_positions(X)
-            y_true = targets[positions]
-        else:
-            y_true = y_true.to(self.device)
-        if not len(y_true):
-            return y_pred.sum() * 0.0
-        if self._kind(task) != NEXT_ITEM:
-            return F.cross_entropy(y_pred, y_true)
-        return head_cross_entropy(y_pred, self.module_.heads[task], y_true)
-
-    def task_loss(self, X: torch.Tensor, y, task: int) -> torch.Tensor:
-        """The plain loss of any learned ``task`` on a batch, at the current scale."""
-        X = X.to(self.device)
-        return self._cross_entropy(
-            self._infer(X, task, self.current_scale()), y, X, task
-        )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         X = X.to(self.device)

@@ -15,6 +15,8 @@ hook                    called
                         every task (masks, adapters, per-task weights) and is
                         saved with the model
 ``before_task``         before a task trains: freeze, copy, build a teacher
+``param_groups``        right after: optimizer groups of its own, as skorch's
+                        ``(pattern, settings)`` pairs (PeterRec's patch rate)
 ``before_epochs``/      when skorch's training loop starts and ends
 ``after_epochs``
 ``before_batch``/       around every batch (``context.training`` says which kind)
@@ -137,6 +139,10 @@ class Strategy:
 
     def before_task(self, context: TaskContext) -> None:
         """Before the task trains: freeze, copy, build a teacher."""
+
+    def param_groups(self, context: TaskContext) -> list[tuple[str, dict]]:
+        """Optimizer groups for the task, ahead of the net's (first match wins)."""
+        return []
 
     def before_epochs(self, context: TaskContext) -> None:
         """When skorch's training loop starts."""
