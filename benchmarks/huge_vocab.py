@@ -27,17 +27,18 @@ moments dropped); ``score`` of 64 users 0.9 s, ``recommend`` 0.5 s, the check
 
 Run (one thread, at low priority on a shared machine)::
 
-    nice -n 10 python benchmarks/huge_vocab.py [--users 256] [--rank-users 64]
+    nice -n 10 python -m benchmarks.huge_vocab [--users 256] [--rank-users 64]
         [--loss full|sampled] [--negatives 1024]
 """
 
 import argparse
-import resource
+import platform
 import time
 
 import numpy as np
 import torch
 
+from benchmarks.cases import matmul_peak, peak_rss_mib
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon._sequences import N_RESERVED
 from sklearn_teracon.metrics import score_ranks
@@ -46,9 +47,16 @@ from sklearn_teracon.training import backward_step
 from sklearn_teracon.training.callbacks import non_finite_outputs
 
 
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux: KiB units)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else the platform's."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def rss_mib() -> float:
@@ -90,6 +98,12 @@ parser.add_argument(
 )
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
+# The machine's own limit, in the same run (benchmarks/cases.py's measure).
+peak = matmul_peak({"quick": False, "device": "cpu"})
+print(
+    f"{cpu_model()}, {args.threads} thread(s): matmul peak fp32 "
+    f"{peak['fp32_gflop_per_s']:.1f} GFLOP/s, bf16 {peak['bf16_gflop_per_s']:.1f}"
+)
 if args.no_backward_steps:
     backward_step.MIN_ELEMENTS = float("inf")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import numpy as np
@@ -14,7 +13,6 @@ from ._sequences import N_RESERVED, check_labels, input_index, split_last_items
 from ._tasks import TaskRecord, _check_next_items, _check_task
 from .metrics._scoring import _row_scores_of_ranks, _row_scores_with_metric
 from .nn import LABELS, NEXT_ITEM
-from .training import seeded
 from .training._threads import worker_torch_threads
 from .training.persistence import module_architecture
 
@@ -25,15 +23,6 @@ class EncoderInference(TransformerMixin):
     A ``TransformerMixin`` itself: scikit-learn wraps ``transform`` for
     ``set_output`` only in the class that defines it.
     """
-
-    @contextlib.contextmanager
-    def _inference(self):
-        """Worker threads for torch; the caller's torch generator left as it was.
-
-        (The net's batch iterator draws a seed from torch's generator.)
-        """
-        with worker_torch_threads(), seeded(0, self.net_.device):
-            yield
 
     def _record(self, task: str | None) -> TaskRecord:
         check_is_fitted(self)
@@ -60,7 +49,7 @@ class EncoderInference(TransformerMixin):
     def decision_function(self, X, task: str | None = None) -> np.ndarray:
         """Scores of every class (or item) of ``task``, shape ``(n, n_classes)``."""
         record = self._record(task)
-        with self._inference():
+        with worker_torch_threads():
             logits = self.net_.predict_logits(self._encode(X), record.index)
         # A next-item head's first two columns are padding and unknown.
         return logits[:, N_RESERVED:] if record.kind == NEXT_ITEM else logits
@@ -87,7 +76,7 @@ class EncoderInference(TransformerMixin):
         if record.kind == NEXT_ITEM:
             # Ranked in vocabulary chunks: no [n_users, n_items] score matrix.
             encoded = self._encode(X)
-            with self._inference():
+            with worker_torch_threads():
                 top = self.net_.top_columns(encoded, record.index, int(k), N_RESERVED)
             return self.classes_of(task)[top]
         scores = self.decision_function(X, task)
@@ -109,7 +98,7 @@ class EncoderInference(TransformerMixin):
         """
         check_is_fitted(self)
         encoded = self._encode(X)
-        with self._inference():
+        with worker_torch_threads():
             if task is not None:
                 out = self.net_.embed(encoded, self._record(task).index)
             else:
@@ -200,7 +189,7 @@ class EncoderInference(TransformerMixin):
             # Ranks in vocabulary chunks: no [n_users, n_items] score matrix.
             encoded = self._encode(X)
             targets = self._targets(record, _check_next_items(y, len(encoded)))
-            with self._inference():
+            with worker_torch_threads():
                 ranks = self.net_.target_ranks(
                     encoded, record.index, targets, N_RESERVED
                 )

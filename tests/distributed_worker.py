@@ -71,15 +71,10 @@ def every_strategy(seqs, groups) -> dict[str, np.ndarray]:
 
     result = {}
     for name in sorted(STRATEGIES):
+        # Retention, dropout, the probe start and validation as by default.
+        defaults = {"alpha": 2.0, "next_item_dropout": 0.4, "head_init": "probe"}
         enc = ContinualUserEncoder(
-            embedding_dim=8,
-            n_blocks=1,
-            max_len=10,
-            max_epochs=2,
-            batch_size=8,
-            validation_fraction=0.2,
-            patience=1,
-            random_state=0,
+            **{**PARAMS, **defaults, "validation_fraction": 0.2, "patience": 1},
             strategy=name,
         )
         enc.partial_fit(seqs).partial_fit(seqs, groups, task="group")

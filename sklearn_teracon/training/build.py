@@ -125,6 +125,8 @@ def build_net(
             cb = copy.copy(cb)
             cb.set_params(fn_prefix=f"{cb.fn_prefix}{file_prefix}")
         named.append((name, cb))
+    # Page-locked batches copy to a GPU asynchronously (``non_blocking``).
+    pin_memory = torch.device(device).type == "cuda"
     if module is None:
         module = TeraconModule(
             n_embeddings,
@@ -151,9 +153,8 @@ def build_net(
         iterator_train__shuffle=True,
         iterator_train__collate_fn=trim_padding_collate,
         iterator_valid__collate_fn=trim_padding_collate,
-        # Page-locked batches copy to a GPU asynchronously (``non_blocking``).
-        iterator_train__pin_memory=torch.device(device).type == "cuda",
-        iterator_valid__pin_memory=torch.device(device).type == "cuda",
+        iterator_train__pin_memory=pin_memory,
+        iterator_valid__pin_memory=pin_memory,
         device=device,
         verbose=verbose,
         callbacks__print_log=EpochTable(),

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from ..nn import NEXT_ITEM
 from .distributed import (
     GlobalBatchShards,
     agree,
@@ -103,7 +104,7 @@ class DataParallelMixin:
 
     def loss_terms_count(self, X: torch.Tensor) -> torch.Tensor:
         """How many terms the task's loss on batch ``X`` averages."""
-        if self.module_.head_kinds[self.task_] == "next_item":
+        if self._kind(self.task_) == NEXT_ITEM:
             return self._next_item_positions(X)[2].sum()
         return torch.tensor(len(X), device=X.device)
 

@@ -26,7 +26,12 @@ class InferenceMixin:
 
     def _eval_batches(self, X: np.ndarray) -> Iterator[torch.Tensor]:
         self.module_.eval()
-        for Xi, _ in self.get_iterator(Dataset(X, None), training=False):
+        # A loader draws a seed from torch's generator when it starts; the
+        # answers need no randomness, so the caller's generator is left as it
+        # was (training's stream too).
+        with torch.random.fork_rng(devices=[]):
+            batches = iter(self.get_iterator(Dataset(X, None), training=False))
+        for Xi, _ in batches:
             yield Xi.to(self.device)
 
     def map_batches(
