@@ -63,9 +63,15 @@ def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument(
         "--noise-task",
-        action="store_true",
-        help="add a task of random labels (robustness check); it comes last unless "
-        "--tasks places it",
+        nargs="?",
+        type=non_negative_int,
+        const=True,
+        default=False,
+        metavar="POSITION",
+        help="add a task of random labels (50 classes, half the users; robustness "
+        "check); it comes last unless --tasks places it, or after the first "
+        "POSITION tasks; `compare` with a POSITION also runs without it and "
+        "tabulates the change",
     )
     data.add_argument(
         "--n-users",
@@ -112,8 +118,14 @@ def _add_stream_and_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         metavar="N",
         default=DEFAULT_N_BLOCKS,
-        help="residual blocks of the NextItNet backbone (default: %(default)s; "
-        "paper: 8)",
+        help="blocks of the backbone (default: %(default)s; paper: 8)",
+    )
+    model.add_argument(
+        "--backbone",
+        choices=("nextitnet", "sasrec"),
+        default="nextitnet",
+        help="the masked network: NextItNet's dilated convolutions (default, "
+        "the paper's) or SASRec's causal self-attention",
     )
     model.add_argument(
         "--batch-size",

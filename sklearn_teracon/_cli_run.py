@@ -28,6 +28,7 @@ from ._cli_common import (
     one_line,
     strategy_names,
 )
+from ._cli_robustness import order_spec, robustness_in, wants_study
 from ._cli_steps import (
     print_and_save,
     pyplot,
@@ -97,6 +98,15 @@ def add_compare_parser(commands) -> None:
         help="strategies to compare, in the table's order (default: all), e.g. "
         "teracon,sequential,finetune,single,joint",
     )
+    compare.add_argument(
+        "--order",
+        type=order_spec,
+        default="given",
+        metavar="ORDER",
+        help="given (default), reversed (the first task kept first, the others "
+        "reversed) or random:K (K seeded permutations after the first task): "
+        "also run the other order and tabulate each task's change in %%",
+    )
     add_jobs_argument(compare, "strategies")
     add_replicate_arguments(compare)
     add_output_arguments(
@@ -150,6 +160,8 @@ def _run_in(out: Path, args, started: float) -> int:
 
 def _compare_in(out: Path, args, started: float) -> int:
     names = None if args.strategies is None else strategy_names(args.strategies)
+    if wants_study(args):  # --order or --noise-task POSITION
+        return robustness_in(out, args, started, names)
     stream, encoder = stream_and_encoder(args)
     from .compare import compare_strategies
 

@@ -16,12 +16,14 @@ from ._cli_common import SYNTHETIC_ITEMS, SYNTHETIC_USERS, UserError, one_line
 
 __all__ = [
     "make_encoder",
+    "noise_name",
     "prepare_out",
     "print_and_save",
     "pyplot",
     "save_figure",
     "stream_and_encoder",
     "thread_limit",
+    "without_noise",
 ]
 
 
@@ -81,7 +83,8 @@ def _load_stream(args):
         raise UserError(f"--dataset synthetic: {one_line(exc)}") from exc
 
 
-def _noise_name(names: list[str]) -> str:
+def noise_name(names: list[str]) -> str:
+    """A name for the noise task that ``names`` does not hold."""
     for name in ("noise", "random_noise"):
         if name not in names:
             return name
@@ -92,8 +95,19 @@ def _noise_name(names: list[str]) -> str:
 
 
 def _select_tasks(stream, args):
+    position = args.noise_task
+    if position is not True and position is not False:  # after POSITION tasks
+        stream = _select_tasks(stream, without_noise(args))
+        if position > len(stream):
+            raise UserError(
+                f"--noise-task {position}: the stream has {len(stream)} tasks, so "
+                f"the position must be at most {len(stream)}"
+            )
+        return stream.with_noise_task(
+            random_state=args.seed, name=noise_name(stream.names), position=position
+        )
     if args.noise_task:
-        noise = _noise_name(stream.names)
+        noise = noise_name(stream.names)
         stream = stream.with_noise_task(random_state=args.seed, name=noise)
     if args.tasks is None:
         return stream
@@ -108,6 +122,13 @@ def _select_tasks(stream, args):
             f"{args.dataset} has {', '.join(stream.names)}"
         )
     return stream.select(requested)
+
+
+def without_noise(args):
+    """``args`` without ``--noise-task``."""
+    import argparse
+
+    return argparse.Namespace(**{**vars(args), "noise_task": False})
 
 
 def make_encoder(args):
@@ -128,6 +149,7 @@ def make_encoder(args):
     return ContinualUserEncoder(
         embedding_dim=args.embedding_dim,
         n_blocks=args.n_blocks,
+        backbone=args.backbone,
         batch_size=args.batch_size,
         max_epochs=args.epochs,
         alpha=args.alpha,

@@ -14,7 +14,8 @@ from sklearn.utils._param_validation import (
 )
 from skorch.callbacks import Callback
 
-from ._sequences import check_padding_value, check_sequences
+from ._sequence_sources import check_sequence_source
+from ._sequences import check_padding_value
 from ._tasks import _check_task
 from .nn import LABELS, NEXT_ITEM
 from .strategies import STRATEGIES, get_strategy
@@ -101,9 +102,10 @@ class EncoderChecks:
         self._refuse_bool_for_int("max_len")
         self._check_padding_value()
 
-    def _sequences(self, X) -> list[list]:
+    def _source(self, X):
+        """``X`` as a source of :class:`SequenceStore` chunks, checked."""
         self._validate_input_params()
-        return check_sequences(X, padding_value=self.padding_value)
+        return check_sequence_source(X, padding_value=self.padding_value)
 
     def _task_name(self, task, kind, tasks) -> str:
         task = _check_task(task)
@@ -202,14 +204,17 @@ class EncoderChecks:
                 "it holds. Call fit to start over (it forgets every task), or "
                 f"set_params(strategy={self.net_.strategy.name!r})"
             )
+        # The backbone first; then what shapes it (``module_architecture``).
         wanted = {
+            "backbone": self.backbone,
             "embedding_dim": self.embedding_dim,
             "n_blocks": self.n_blocks,
             "kernel_size": self.kernel_size,
             "dilations": self._dilations(),
+            "max_len": self.max_len,
         }
         for param, value in wanted.items():
-            if built[param] != value:
+            if param in built and built[param] != value:
                 raise ValueError(
                     f"{param}={value!r}, but the fitted network has "
                     f"{param}={built[param]!r}: {param} shapes the network, so "

@@ -9,12 +9,18 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
-from ._sequences import N_RESERVED, check_labels, input_index, split_last_items
+from ._chunked_output import check_out, stack_chunks, write_parquet_chunks
+from ._sequence_sources import source_to_store
+from ._sequence_store import SEQUENCE_CHUNK_ROWS
+from ._sequences import N_RESERVED, check_labels, input_index
 from ._tasks import TaskRecord, _check_next_items, _check_task
 from .metrics._scoring import _row_scores_of_ranks, _row_scores_with_metric
 from .nn import LABELS, NEXT_ITEM
 from .training._threads import worker_torch_threads
 from .training.persistence import module_architecture
+
+# Answer entries per chunk of users (64 MB of float32 scores).
+ANSWER_CHUNK_ELEMENTS = 1 << 24
 
 
 class EncoderInference(TransformerMixin):
@@ -36,7 +42,43 @@ class EncoderInference(TransformerMixin):
         return self.tasks_[task]
 
     def _encode(self, X) -> np.ndarray:
-        return self.item_vocabulary_.encode(self._sequences(X), self.max_len)
+        """``X`` as the padded index matrix the network reads, all at once."""
+        store = source_to_store(self._source(X))
+        return self.item_vocabulary_.encode_store(store, self.max_len)
+
+    def _answers(self, source, answer, n_columns: int):
+        """``answer(encoded, first_row)`` on each chunk of the users, in order.
+
+        Chunks are whole evaluation batches, so the batches (and the answers,
+        bit for bit) are those of one pass; ``n_columns`` (the width of an
+        answer row) keeps each chunk's answer to a few tens of MB.
+        """
+        batch = self.net_.batch_size
+        rows = min(SEQUENCE_CHUNK_ROWS, ANSWER_CHUNK_ELEMENTS // max(n_columns, 1))
+        rows = max(batch, rows // batch * batch)
+        start = 0
+        with worker_torch_threads():
+            for store in source.sequence_chunks(rows):
+                encoded = self.item_vocabulary_.encode_store(store, self.max_len)
+                yield answer(encoded, start)
+                start += len(store)
+
+    def _deliver(self, X, answer, n_columns: int, out, column: str):
+        """The answers for ``X``, stacked into one array or written to ``out``.
+
+        ``out``: None, or the path of a Parquet file to write in chunks (a
+        ``column`` of fixed-size lists, and ``user`` when ``X`` has user ids);
+        then the path is returned.
+        """
+        path = check_out(out)
+        source = self._source(X)
+        answers = self._answers(source, answer, n_columns)
+        if path is None:
+            return stack_chunks(answers, len(source))
+        return write_parquet_chunks(path, answers, column, users=input_index(X))
+
+    def _n_outputs(self, record: TaskRecord) -> int:
+        return self.net_.module_.heads[record.index].out_features
 
     def classes_of(self, task: str | None = None) -> np.ndarray:
         """The labels a task predicts: its classes, or the items of a next-item task."""
@@ -46,47 +88,78 @@ class EncoderInference(TransformerMixin):
         n_items = self.net_.module_.heads[record.index].out_features - N_RESERVED
         return self.item_vocabulary_.decode(np.arange(n_items) + N_RESERVED)
 
-    def decision_function(self, X, task: str | None = None) -> np.ndarray:
-        """Scores of every class (or item) of ``task``, shape ``(n, n_classes)``."""
-        record = self._record(task)
-        with worker_torch_threads():
-            logits = self.net_.predict_logits(self._encode(X), record.index)
-        # A next-item head's first two columns are padding and unknown.
-        return logits[:, N_RESERVED:] if record.kind == NEXT_ITEM else logits
+    def decision_function(
+        self, X, task: str | None = None, *, out=None
+    ) -> np.ndarray | str:
+        """Scores of every class (or item) of ``task``, shape ``(n, n_classes)``.
 
-    def predict_proba(self, X, task: str | None = None) -> np.ndarray:
-        """Class (or item) probabilities of ``task``, shape ``(n, n_classes)``."""
-        scores = self.decision_function(X, task)
-        scores = scores - scores.max(axis=1, keepdims=True)
-        proba = np.exp(scores)
-        return proba / proba.sum(axis=1, keepdims=True)
+        With ``out`` (a path), written there in chunks (a ``scores`` column;
+        see :ref:`at-scale`) and the path returned.
+        """
+        record = self._record(task)
+        # A next-item head's first two columns are padding and unknown.
+        first = N_RESERVED if record.kind == NEXT_ITEM else 0
+
+        def scores(encoded, _):
+            return self.net_.predict_logits(encoded, record.index)[:, first:]
+
+        return self._deliver(X, scores, self._n_outputs(record), out, "scores")
+
+    def predict_proba(
+        self, X, task: str | None = None, *, out=None
+    ) -> np.ndarray | str:
+        """Class (or item) probabilities of ``task``, shape ``(n, n_classes)``.
+
+        With ``out`` (a path), written there in chunks (a ``proba`` column)
+        and the path returned.
+        """
+        record = self._record(task)
+        first = N_RESERVED if record.kind == NEXT_ITEM else 0
+
+        def proba(encoded, _):
+            scores = self.net_.predict_logits(encoded, record.index)[:, first:]
+            scores = scores - scores.max(axis=1, keepdims=True)
+            p = np.exp(scores)
+            return p / p.sum(axis=1, keepdims=True)
+
+        return self._deliver(X, proba, self._n_outputs(record), out, "proba")
 
     def predict(self, X, task: str | None = None) -> np.ndarray:
         """The most likely class of ``task`` (the next item, for next-item tasks)."""
         return self.recommend(X, task=task, k=1)[:, 0]
 
-    def recommend(self, X, task: str | None = None, k: int = 10) -> np.ndarray:
+    def recommend(
+        self, X, task: str | None = None, k: int = 10, *, out=None
+    ) -> np.ndarray | str:
         """Top-``k`` classes (items) of ``task`` per user, best first.
 
-        Returns an array of shape ``(n, min(k, n_classes))``.
+        Returns an array of shape ``(n, min(k, n_classes))``; with ``out`` (a
+        path), writes it there in chunks (an ``items`` column) and returns the
+        path.
         """
-        if not isinstance(k, numbers.Integral) or k < 1:
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         record = self._record(task)
+        classes = self.classes_of(task)
+        k = min(int(k), len(classes))
         if record.kind == NEXT_ITEM:
             # Ranked in vocabulary chunks: no [n_users, n_items] score matrix.
-            encoded = self._encode(X)
-            with worker_torch_threads():
-                top = self.net_.top_columns(encoded, record.index, int(k), N_RESERVED)
-            return self.classes_of(task)[top]
-        scores = self.decision_function(X, task)
-        k = min(int(k), scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1, kind="stable")
-        top = np.take_along_axis(top, order[:, ::-1], axis=1)
-        return self.classes_of(task)[top]
+            def top(encoded, _):
+                columns = self.net_.top_columns(encoded, record.index, k, N_RESERVED)
+                return classes[columns]
+        else:
 
-    def transform(self, X, task: str | None = None) -> np.ndarray:
+            def top(encoded, _):
+                scores = self.net_.predict_logits(encoded, record.index)
+                best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                order = np.take_along_axis(scores, best, axis=1).argsort(
+                    axis=1, kind="stable"
+                )
+                return classes[np.take_along_axis(best, order[:, ::-1], axis=1)]
+
+        return self._deliver(X, top, self._n_outputs(record), out, "items")
+
+    def transform(self, X, task: str | None = None, *, out=None) -> np.ndarray | str:
         """User representations, shape ``(n, embedding_dim)``.
 
         With a task: the ``readout`` representation (by default the mean
@@ -95,18 +168,25 @@ class EncoderInference(TransformerMixin):
         task's representation (fixed width, uses every task; why the mean:
         :ref:`universal-representation`). A probe that must not move as
         tasks arrive should read one task's, ``transform(X, task=...)``.
+
+        With ``out`` (a path), the embeddings are written there in chunks of
+        users (an ``embedding`` column, see :ref:`at-scale`) and the path is
+        returned: any number of users with bounded memory.
         """
         check_is_fitted(self)
-        encoded = self._encode(X)
-        with worker_torch_threads():
-            if task is not None:
-                out = self.net_.embed(encoded, self._record(task).index)
-            else:
-                out = np.mean(
-                    [self.net_.embed(encoded, r.index) for r in self.tasks_.values()],
-                    axis=0,
-                )
-        return self._keep_index(out, X)
+        indices = (
+            [self._record(task).index]
+            if task is not None
+            else [r.index for r in self.tasks_.values()]
+        )
+
+        def embed(encoded, _):
+            each = [self.net_.embed(encoded, i) for i in indices]
+            return each[0] if len(each) == 1 else np.mean(each, axis=0)
+
+        width = module_architecture(self.net_.module_)["embedding_dim"]
+        out = self._deliver(X, embed, width, out, "embedding")
+        return out if isinstance(out, str) else self._keep_index(out, X)
 
     def _keep_index(self, out: np.ndarray, X):
         """``out`` as a DataFrame indexed like ``X`` under a pandas output.
@@ -181,24 +261,27 @@ class EncoderInference(TransformerMixin):
         ((24,), True)
         """
         record = self._record(task)
+        X = self._source(X)  # checked once; the answers below read it as it is
         if record.kind == NEXT_ITEM and y is None:
-            X, y = split_last_items(self._sequences(X))
+            X, y = source_to_store(X).split_last()
         elif y is None:
             raise ValueError(f"task {record.name!r} is labelled: score needs y")
+        n_users = len(X)
         if record.kind == NEXT_ITEM and record.metric != "accuracy":
             # Ranks in vocabulary chunks: no [n_users, n_items] score matrix.
-            encoded = self._encode(X)
-            targets = self._targets(record, _check_next_items(y, len(encoded)))
-            with worker_torch_threads():
-                ranks = self.net_.target_ranks(
-                    encoded, record.index, targets, N_RESERVED
-                )
+            targets = self._targets(record, _check_next_items(y, n_users))
+
+            def ranks(encoded, start):
+                rows = targets[start : start + len(encoded)]
+                return self.net_.target_ranks(encoded, record.index, rows, N_RESERVED)
+
+            ranks = self._deliver(X, ranks, 1, None, "ranks")
             return _row_scores_of_ranks(record.metric, ranks)
-        scores = self.decision_function(X, record.name)
         if record.kind == LABELS:
-            y = check_labels(y, len(scores))
+            y = check_labels(y, n_users)
         else:
-            y = _check_next_items(y, len(scores))
+            y = _check_next_items(y, n_users)
+        scores = self.decision_function(X, record.name)
         return _row_scores_with_metric(record.metric, scores, self._targets(record, y))
 
     def _targets(self, record: TaskRecord, y) -> np.ndarray:

@@ -9,7 +9,8 @@ import time
 import numpy as np
 from skorch.history import History
 
-from ._sequences import ItemVocabulary, check_sequences
+from ._sequence_store import SEQUENCE_CHUNK_ROWS
+from ._sequences import ItemVocabulary
 from ._tasks import TaskRecord, _check_task_data, _log_prior
 from .metrics._scoring import default_metric
 from .nn import LABELS, NEXT_ITEM
@@ -30,7 +31,7 @@ class EncoderLearning:
         strategy = self._validate_params()
         check_device(self.device)
         device = join_launched_group(self.device)
-        sequences = check_sequences(X, padding_value=self.padding_value)
+        source = self._source(X)
         keep_tasks = keep_tasks and self.__sklearn_is_fitted__()
         if keep_tasks:
             self._check_architecture()
@@ -38,19 +39,17 @@ class EncoderLearning:
         kind = NEXT_ITEM if y is None else LABELS
         name = self._task_name(task, kind, tasks)
         record = tasks.get(name)
+        vocabulary = (
+            copy.deepcopy(self.item_vocabulary_) if keep_tasks else ItemVocabulary()
+        )
+        encoded, longest = _encode_growing(vocabulary, source, self.max_len)
         task_classes, targets = _check_task_data(
-            sequences, y, classes, name, record, default_name=task is None
+            len(encoded), longest, y, classes, name, record, default_name=task is None
         )
         if record is not None:
             metric = record.metric
         else:  # next items are ranked, however few the items are
             metric = "mrr@5" if kind == NEXT_ITEM else default_metric(len(task_classes))
-
-        vocabulary = (
-            copy.deepcopy(self.item_vocabulary_) if keep_tasks else ItemVocabulary()
-        )
-        vocabulary.extend(sequences)
-        encoded = vocabulary.encode(sequences, self.max_len)
         check_same_data(encoded, targets)
         seed = same_on_every_rank(self._next_seed(keep_tasks))
         start = time.perf_counter()
@@ -62,7 +61,7 @@ class EncoderLearning:
             net = self._build_net(
                 module,
                 len(vocabulary),
-                self._validation_share(len(sequences)),
+                self._validation_share(len(encoded)),
                 seed,
                 strategy,
                 task_name=name,
@@ -99,7 +98,7 @@ class EncoderLearning:
                 f"{self.lr:g}); the encoder is left as it was"
             )
         record.fit_time += time.perf_counter() - start
-        record.n_samples_seen += len(sequences)
+        record.n_samples_seen += len(encoded)
         record.n_fits += 1
 
         history = copy.deepcopy(self.history_) if keep_tasks else {}
@@ -163,6 +162,8 @@ class EncoderLearning:
             kernel_size=self.kernel_size,
             strategy=strategy,
             s=self.s,
+            backbone=self.backbone,
+            n_positions=self.max_len,
             readout=self.readout,
             precision=self.precision,
             dropout=dropout,
@@ -207,6 +208,28 @@ def _epoch_records(history, n_earlier_epochs: int = 0) -> list[dict]:
         record.update({key: float(np.mean(v)) for key, v in per_batch.items()})
         records.append(record)
     return records
+
+
+def _encode_growing(vocabulary: ItemVocabulary, source, max_len: int):
+    """``source`` encoded as it grows ``vocabulary``, and its longest sequence.
+
+    One pass over the chunks: each chunk's new items join the vocabulary
+    before the chunk is encoded, so indices follow first appearance as if
+    the users had been read at once.
+    """
+    # int32 halves what training holds (0.4 GB per million users at length
+    # 100); each batch becomes int64 when it is stacked.
+    encoded = np.zeros((len(source), max_len), dtype=np.int32)
+    start, longest = 0, 0
+    for store in source.sequence_chunks(SEQUENCE_CHUNK_ROWS):
+        vocabulary.extend_values(store.values)
+        if len(vocabulary) > np.iinfo(np.int32).max:
+            raise ValueError(f"{len(vocabulary):,} items: beyond an int32 index")
+        stop = start + len(store)
+        vocabulary.encode_store(store, max_len, out=encoded[start:stop])
+        longest = max(longest, int(store.lengths.max()))
+        start = stop
+    return encoded, longest
 
 
 __all__ = ["EncoderLearning"]

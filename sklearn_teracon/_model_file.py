@@ -43,6 +43,7 @@ from .training.callbacks import non_finite_parameters
 from .training.persistence import (
     build_module,
     fill_module,
+    min_backbone_weights,
     module_tensors,
     tensor_digest,
     tensor_layout,
@@ -280,7 +281,9 @@ def _check_tensors(path: Path, tensors: dict, description: dict, enc, strategy):
     # convolutions), checked before that module is built: a description that
     # asks for more than the file holds is refused without allocating it.
     needed = (structure["n_embeddings"] + sum(structure["head_sizes"])) * dim
-    needed += 2 * n_blocks * dim * dim * enc.kernel_size
+    needed += min_backbone_weights(
+        enc.backbone, dim=dim, n_blocks=n_blocks, kernel_size=enc.kernel_size
+    )
     held = sum(tensor.numel() for tensor in tensors.values())
     if needed > held:
         raise _tampered(
@@ -294,6 +297,8 @@ def _check_tensors(path: Path, tensors: dict, description: dict, enc, strategy):
             dilations=enc._dilations(),
             kernel_size=enc.kernel_size,
             strategy=strategy,
+            backbone=enc.backbone,
+            n_positions=enc.max_len,
         )
     except ValueError as exc:
         raise _tampered(path, f"invalid strategy state: {exc}") from None

@@ -48,6 +48,7 @@ _ADDED_PARAMS = {
     "bag_weight": 0.0,
     "loss": "full",
     "n_negatives": 1024,
+    "backbone": "nextitnet",
 }
 _ADDED_NET = {"precision": "float32"}
 SHORT = reprlib.Repr()  # short reprs of untrusted values in error messages

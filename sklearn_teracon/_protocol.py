@@ -5,8 +5,9 @@
 :func:`~sklearn_teracon.compare.compare_strategies` check their stream and
 their list arguments here, and stop on Ctrl-C with
 :class:`EvaluationInterrupted` (public as
-``sklearn_teracon.evaluation.EvaluationInterrupted``). This module imports
-none of them.
+``sklearn_teracon.evaluation.EvaluationInterrupted``); the order studies
+(``order=``) reorder the stream and seed its random orders here. This module
+imports none of them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._replicated_report import ReplicatedReport
     from ._report import ContinualReport
 
-__all__ = ["EvaluationInterrupted", "check_stream", "int_like", "sequence", "unique"]
+__all__ = [
+    "EvaluationInterrupted",
+    "check_stream",
+    "int_like",
+    "order_seed",
+    "reorder_stream",
+    "sequence",
+    "unique",
+]
 
 
 class EvaluationInterrupted(KeyboardInterrupt):
@@ -94,3 +103,21 @@ def check_stream(stream) -> list:
     if repeated:
         raise ValueError(f"task names must be unique; repeated: {repeated}")
     return tasks
+
+
+def order_seed(encoder, seeds: list[int] | None) -> int:
+    """The seed of random task orders: the first of ``seeds``, else the
+    encoder's int ``random_state``, else 0 (as user folds are drawn)."""
+    if seeds:
+        return int(seeds[0])
+    own = encoder.get_params(deep=False).get("random_state")
+    return int(own) if int_like(own) else 0
+
+
+def reorder_stream(stream, tasks: list, order: list[str]):
+    """``stream``'s tasks in ``order`` (task names): a TaskStream stays one
+    (its name and info kept), any other iterable becomes a list of tasks."""
+    if hasattr(stream, "reorder"):
+        return stream.reorder(order)
+    by_name = {task.name: task for task in tasks}
+    return [by_name[name] for name in order]

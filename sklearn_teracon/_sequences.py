@@ -146,6 +146,8 @@ def input_index(X):
     """
     if isinstance(X, UserSequences):
         return X.users
+    if callable(getattr(X, "sequence_chunks", None)):  # e.g. ParquetSequences
+        return getattr(X, "users", None)
     library = type(X).__module__.partition(".")[0]
     if library == "pandas" and type(X).__name__ in ("Series", "DataFrame"):
         return X.index

@@ -112,7 +112,8 @@ class TaskRecord:
 
 
 def _check_task_data(
-    sequences,
+    n_sequences: int,
+    longest: int,
     y,
     classes,
     name: str,
@@ -122,6 +123,7 @@ def _check_task_data(
 ):
     """Validate a task's labels against its kind; return its classes and targets.
 
+    ``n_sequences`` users were given, the longest of ``longest`` items.
     Targets are class indices for a labelled task; None for a next-item task,
     whose targets are the sequences themselves. ``default_name``: the caller
     gave no ``task``, so ``name`` is the default one (errors say how to name
@@ -135,12 +137,12 @@ def _check_task_data(
             f"{kind!r} task: {problem}"
         )
     if kind == LABELS:
-        y = check_labels(y, len(sequences))
+        y = check_labels(y, n_sequences)
         task_classes = _task_classes(y, classes, record, name, default_name)
         return task_classes, np.searchsorted(task_classes, y)
     if classes is not None:
         raise ValueError(f"classes is only for labelled tasks; {name!r} has none")
-    if max(len(seq) for seq in sequences) < 2:
+    if longest < 2:
         raise ValueError(
             "the next-item task needs sequences with at least 2 items; every "
             "sequence given has only 1"

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ._sequence_store import SequenceStore
+
 PADDING_INDEX = 0
 UNKNOWN_INDEX = 1
 N_RESERVED = 2
@@ -36,6 +38,9 @@ class ItemVocabulary:
     def __init__(self, items: Sequence | None = None):
         self.items: list = []
         self._index: dict = {}
+        # Integer ids are looked up in a direct table of the keys, rebuilt
+        # after the vocabulary grows (see _integer_keys).
+        self._integer_table: tuple | None = None
         if items is not None:
             self.extend([items])
 
@@ -49,12 +54,23 @@ class ItemVocabulary:
 
     def extend(self, sequences: Iterable[Iterable]) -> int:
         """Add unseen items; return how many were new."""
+        return self.extend_values(SequenceStore.from_lists(list(sequences)).values)
+
+    def extend_values(self, values: np.ndarray) -> int:
+        """Add the unseen ids of a flat id array, in order of first appearance.
+
+        One dictionary lookup per distinct id, not per id: the ids are
+        deduplicated in numpy first (integer ids known already are found in
+        a direct table and skipped before that).
+        """
+        known = self._integer_lookup(values)
+        if known is not None:
+            values = values[known == UNKNOWN_INDEX]
         before = len(self.items)
-        for seq in sequences:
-            for item in seq:
-                if item not in self._index:
-                    self._index[item] = len(self.items) + N_RESERVED
-                    self.items.append(item)
+        for item in _unique_in_order(values):
+            if item not in self._index:
+                self._index[item] = len(self.items) + N_RESERVED
+                self.items.append(item)
         return len(self.items) - before
 
     def index_of(self, items: Iterable) -> np.ndarray:
@@ -62,14 +78,77 @@ class ItemVocabulary:
             (self._index.get(item, UNKNOWN_INDEX) for item in items), dtype=np.int64
         )
 
+    def indices(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`index_of` a flat id array, one lookup per distinct id."""
+        known = self._integer_lookup(values)
+        if known is not None:
+            return known
+        try:
+            distinct, inverse = np.unique(values, return_inverse=True)
+        except TypeError:  # ids of kinds numpy cannot order (1 beside "a")
+            return self.index_of(values.tolist())
+        return self.index_of(distinct.tolist())[inverse.reshape(-1)]
+
+    def _integer_lookup(self, values: np.ndarray) -> np.ndarray | None:
+        """Indices of integer ``values`` from a direct table, when it applies.
+
+        Exactly the dictionary's answer: with only ``int`` keys, an integer
+        equals a key if and only if it is that key. None when it does not
+        apply (other kinds of ids, or of items).
+        """
+        if values.dtype != np.int64:
+            return None
+        keys = self._integer_keys()
+        if keys is None:
+            return None
+        low, table = keys
+        found = np.full(len(values), UNKNOWN_INDEX, dtype=np.int64)
+        inside = (values >= low) & (values < low + len(table))
+        found[inside] = table[values[inside] - low]
+        return found
+
+    def _integer_keys(self) -> tuple | None:
+        """``(low, table)``: ``table[id - low]`` is an int id's index, else None.
+
+        A direct table when the ids span at most a few times their number
+        (ids such as MovieLens' or any dense numbering: one read per id),
+        else None and the dictionary answers; None too when an item is not
+        an int.
+        """
+        cached = getattr(self, "_integer_table", None)
+        if cached is not None and cached[0] == len(self.items):
+            return cached[1]
+        checked = 0 if cached is None or cached[1] is None else cached[0]
+        if not all(type(item) is int for item in self.items[checked:]):
+            keys = None
+        else:
+            keys = np.array(self.items, dtype=np.int64)
+            low = int(keys.min()) if len(keys) else 0
+            span = int(keys.max()) - low + 1 if len(keys) else 0
+            if span > 4 * len(keys) + (1 << 20):
+                keys = None
+            else:
+                table = np.full(span, UNKNOWN_INDEX, dtype=np.int64)
+                table[keys - low] = np.arange(len(keys)) + N_RESERVED
+                keys = (low, table)
+        self._integer_table = (len(self.items), keys)
+        return keys
+
     def encode(self, sequences: Sequence[Sequence], max_len: int) -> np.ndarray:
         """Left-padded index matrix keeping each user's most recent items."""
-        out = np.zeros((len(sequences), max_len), dtype=np.int64)
-        get = self._index.get
-        for row, seq in zip(out, sequences):
-            recent = seq[-max_len:]
-            if recent:
-                row[max_len - len(recent) :] = [get(i, UNKNOWN_INDEX) for i in recent]
+        return self.encode_store(SequenceStore.from_lists(sequences), max_len)
+
+    def encode_store(
+        self, store: SequenceStore, max_len: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`encode` a :class:`SequenceStore`, into ``out`` if given."""
+        if out is None:
+            out = np.zeros((len(store), max_len), dtype=np.int64)
+        recent, kept = store.recent(max_len)
+        rows = np.repeat(np.arange(len(store)), kept)
+        # Left padding: a user's j-th kept id goes to column max_len - kept + j.
+        columns = np.arange(len(recent)) - np.repeat(np.cumsum(kept) - max_len, kept)
+        out[rows, columns] = self.indices(recent)
         return out
 
     def decode(self, indices: np.ndarray) -> np.ndarray:
@@ -78,6 +157,15 @@ class ItemVocabulary:
         lookup[:] = self.items
         decoded = lookup[np.asarray(indices) - N_RESERVED]
         return _tighten(decoded)
+
+
+def _unique_in_order(values: np.ndarray) -> list:
+    """The distinct ids of ``values`` as Python objects, first appearance first."""
+    try:
+        distinct, first = np.unique(values, return_index=True)
+    except TypeError:  # ids of kinds numpy cannot order (1 beside "a")
+        return list(dict.fromkeys(values.tolist()))
+    return distinct[np.argsort(first, kind="stable")].tolist()
 
 
 def _tighten(values: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 Trains TERACON over a task stream with :class:`~sklearn_teracon.evaluation.
 ContinualEvaluator`, prints the paper-shaped table and writes ``report.json``,
 ``report.md``, ``transfer.png`` and ``relations.png`` into ``--out``.
-``compare`` runs several strategies; ``transfer`` scores the later tasks
+``compare`` runs several strategies; ``embed`` writes a saved model's
+embeddings of a Parquet file's users; ``transfer`` scores the later tasks
 trained on only N labelled users (:class:`~sklearn_teracon.transfer.
 LabelScarceEvaluator`). ``--seeds`` and ``--folds`` repeat ``run`` and
 ``compare`` over seeds or user folds (mean ± std, paired intervals).
@@ -16,7 +17,8 @@ This module builds the parser from the commands' modules and runs it; none of
 them imports it. ``_cli_common`` holds the constants, errors and option value
 parsers, ``_cli_arguments`` the option groups, ``_cli_steps`` the steps the
 jobs share, ``_cli_run`` the ``run`` and ``compare`` commands and
-``_cli_transfer`` the ``transfer`` command.
+``_cli_transfer`` the ``transfer`` command and ``_cli_embed`` the ``embed``
+command.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from ._cli_common import (  # noqa: F401
     UserError,
     one_line,
 )
+from ._cli_embed import add_embed_parser
 from ._cli_run import add_compare_parser, add_run_parser
 from ._cli_steps import prepare_out
 from ._cli_transfer import add_transfer_parser
@@ -67,11 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(commands)
     add_compare_parser(commands)
     add_transfer_parser(commands)
+    add_embed_parser(commands)
     return parser
 
 
 def _run(args) -> int:
     started = time.perf_counter()
+    if args.out is None:  # a command that writes one file, not a folder
+        return args.job(None, args, started)
     # Checked first, so that a bad --out never costs a download or a training.
     out, created = prepare_out(args.out)
     try:

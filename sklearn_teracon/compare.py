@@ -21,7 +21,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from ._comparison import StrategyComparison
-from ._protocol import check_stream
+from ._protocol import check_stream, order_seed, reorder_stream
 from ._replicated_report import FINAL, ReplicatedReport
 from ._replicates import (
     Replicate,
@@ -33,6 +33,7 @@ from ._replicates import (
 from ._report_format import _fmt
 from ._report_json import _jsonable
 from ._vs_baseline import _against_best_baseline, score_baselines
+from .datasets._reorder import parse_order, task_orders
 from .evaluation import ContinualEvaluator
 from .strategies import STRATEGIES
 
@@ -87,7 +88,8 @@ def compare_strategies(
     n_jobs: int | None = None,
     on_progress=None,
     verbose: int = 0,
-) -> StrategyComparison:
+    order: str = "given",
+) -> StrategyComparison | list[StrategyComparison]:
     """Run the continual protocol once per strategy on ``stream``.
 
     Parameters
@@ -123,10 +125,19 @@ def compare_strategies(
         so that an interrupted comparison keeps its finished rows.
     verbose : int, default=0
         1 prints a line per strategy and per task.
+    order : str, default="given"
+        The order of the tasks, as :class:`~sklearn_teracon.evaluation.
+        ContinualEvaluator`'s ``order``: ``"given"``, ``"reversed"`` (the
+        first task kept first) or ``"random:K"`` (K seeded permutations
+        after the first task; one comparison per order, and
+        ``on_progress`` hears of each in turn).
+        :func:`~sklearn_teracon.robustness.compare_orders` sets them side
+        by side with the given order.
 
     Returns
     -------
-    StrategyComparison
+    StrategyComparison or list of StrategyComparison
+        A list of K with ``order="random:K"``, its tasks in each order.
 
     Examples
     --------
@@ -153,6 +164,24 @@ def compare_strategies(
     if repeated:
         raise ValueError(f"each strategy may be named once; repeated: {repeated}")
     seeds, n_folds = check_replicates(seeds, n_folds)
+    kind, _ = parse_order(order)
+    if kind != "given":
+        tasks = check_stream(stream)
+        orders = task_orders([t.name for t in tasks], order, order_seed(encoder, seeds))
+        done = [
+            compare_strategies(
+                encoder,
+                reorder_stream(stream, tasks, names),
+                strategies,
+                seeds=seeds,
+                n_folds=n_folds,
+                n_jobs=n_jobs,
+                on_progress=on_progress,
+                verbose=verbose,
+            )
+            for names in orders
+        ]
+        return done if kind == "random" else done[0]
     if is_replicated(seeds, n_folds):
         tasks = check_stream(stream)
         plan = plan_replicates(encoder, stream, tasks, seeds, n_folds)

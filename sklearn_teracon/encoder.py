@@ -15,11 +15,12 @@ from ._encoder_checks import (
     MAX_LEN,
     EncoderChecks,
 )
-from ._encoder_files import EncoderFiles
+from ._encoder_export import EncoderExport
 from ._encoder_inference import EncoderInference
 from ._encoder_learning import EncoderLearning
 from ._tasks import TaskName, TaskRecord, sequence_input_tags
 from .model_selection import make_task_estimator
+from .nn import BACKBONES
 from .strategies.teracon import MAX_SCALE, TeraconStrategy
 from .training._precision import PRECISIONS
 from .training._threads import worker_torch_threads
@@ -34,7 +35,7 @@ TERACON_CONSTRAINTS = {
 
 
 class ContinualUserEncoder(
-    EncoderInference, EncoderLearning, EncoderFiles, EncoderChecks, BaseEstimator
+    EncoderInference, EncoderLearning, EncoderExport, EncoderChecks, BaseEstimator
 ):
     """One user encoder learned continually over a stream of tasks (TERACON).
 
@@ -69,6 +70,10 @@ class ContinualUserEncoder(
         integers in [1, 1024]. None repeats the paper's (1, 4).
     kernel_size : int, default=3
         Width of every causal convolution, at most 64.
+    backbone : {"nextitnet", "sasrec"}, default="nextitnet"
+        The masked network: NextItNet's dilated convolutions, or SASRec's
+        causal self-attention (``n_blocks`` blocks; ``max_len`` positions,
+        which then shape the network; ``dilations``, ``kernel_size`` unread).
     max_len : int, default=50
         Positions kept per user (2 to 10000): longer sequences keep their most
         recent items. It may change on a fitted encoder.
@@ -100,7 +105,8 @@ class ContinualUserEncoder(
         A key of :data:`sklearn_teracon.strategies.STRATEGIES`: ``"teracon"``,
         or one of the systems the paper compares it with (``"sequential"``,
         ``"finetune"``, ``"single"``, ``"joint"``, ``"hat"``,
-        ``"piggyback"``, ``"peterrec"``, ``"conure"``; :doc:`/strategies`).
+        ``"piggyback"``, ``"peterrec"``, ``"conure"``), or its group's
+        successor ``"ditto"`` (:doc:`/strategies`).
         ``c``, ``alpha``, ``rho_min``, ``relation``, ``sampling`` and
         ``retained_positions`` act with ``"teracon"`` only. It cannot change
         on a fitted encoder.
@@ -218,6 +224,7 @@ class ContinualUserEncoder(
         "n_blocks": [Interval(numbers.Integral, 1, MAX_BLOCKS, closed="both")],
         "dilations": ["array-like", None],
         "kernel_size": [Interval(numbers.Integral, 1, MAX_KERNEL_SIZE, closed="both")],
+        "backbone": [StrOptions(set(BACKBONES))],
         "max_len": [Interval(numbers.Integral, 2, MAX_LEN, closed="both")],
         "s": [Interval(numbers.Real, 1, MAX_SCALE, closed="both")],
         **TERACON_CONSTRAINTS,
@@ -253,6 +260,7 @@ class ContinualUserEncoder(
         n_blocks: int = 4,
         dilations=None,
         kernel_size: int = 3,
+        backbone: str = "nextitnet",
         max_len: int = 50,
         s: float = 50.0,
         c: float = TERACON_DEFAULTS["c"],
@@ -287,6 +295,7 @@ class ContinualUserEncoder(
         self.n_blocks = n_blocks
         self.dilations = dilations
         self.kernel_size = kernel_size
+        self.backbone = backbone
         self.max_len = max_len
         self.s = s
         self.c = c

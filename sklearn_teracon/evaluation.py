@@ -24,7 +24,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.base import clone
 
-from ._protocol import EvaluationInterrupted, check_stream
+from ._protocol import (
+    EvaluationInterrupted,
+    check_stream,
+    order_seed,
+    reorder_stream,
+)
 from ._replicated_report import FINAL, ReplicatedReport
 from ._replicates import (
     check_replicates,
@@ -35,6 +40,7 @@ from ._replicates import (
 from ._report import ContinualReport
 from ._report_json import _jsonable
 from ._vs_baseline import _against_best_baseline, score_baselines
+from .datasets._reorder import parse_order, task_orders
 from .metrics._continual import check_single_task_scores
 
 __all__ = [
@@ -93,6 +99,15 @@ class ContinualEvaluator:
     verbose : int, default=0
         1 prints one line when a task starts and its scores when it ends.
         The encoder's own ``verbose`` controls its progress bars.
+    order : str, default="given"
+        The order in which the tasks are learned. ``"given"``: the stream's.
+        ``"reversed"``: the first task stays first and the others come in
+        reverse, as in the paper's order study. ``"random:K"``: K random
+        permutations of the tasks after the first (the first stays first),
+        seeded by the first of ``seeds``, else the encoder's int
+        ``random_state``, else 0; :meth:`evaluate` then returns a list of K
+        reports, one per order (see
+        :func:`~sklearn_teracon.datasets._reorder.task_orders`).
 
     Attributes
     ----------
@@ -108,6 +123,8 @@ class ContinualEvaluator:
         Per task, the per-row test scores of the final encoder (``"final"``)
         and of each baseline, as ``vs_best_baseline`` pairs them (of the
         last replicate).
+    orders_ : list of list of str
+        The task orders the last call ran (one, or K for ``"random:K"``).
 
     Examples
     --------
@@ -131,6 +148,12 @@ class ContinualEvaluator:
     (2, [3, 3])
     >>> replicated.std("final").shape
     (3,)
+
+    The order reversed after the first task:
+
+    >>> evaluator = ContinualEvaluator(enc, single_task=None, order="reversed")
+    >>> evaluator.evaluate(stream).task_names
+    ['next_item', 'related', 'category']
     """
 
     def __init__(
@@ -142,6 +165,7 @@ class ContinualEvaluator:
         seeds: Sequence[int] | None = None,
         n_folds: int | None = None,
         verbose: int = 0,
+        order: str = "given",
     ):
         self.encoder = encoder
         self.single_task = single_task
@@ -149,6 +173,7 @@ class ContinualEvaluator:
         self.seeds = seeds
         self.n_folds = n_folds
         self.verbose = verbose
+        self.order = order
 
     # -- validation --------------------------------------------------------------
     def _check_single_task(self, names: list[str]):
@@ -196,16 +221,41 @@ class ContinualEvaluator:
 
         Returns
         -------
-        ContinualReport or ReplicatedReport
+        ContinualReport, ReplicatedReport or list of them
             A :class:`ReplicatedReport` with several seeds or with
             ``n_folds``; otherwise the :class:`ContinualReport` of one run.
+            With ``order="random:K"``, a list of K of them, one per order
+            (its tasks in that order).
         """
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an int, got {self.verbose!r}")
+        kind, _ = parse_order(self.order)
         seeds, n_folds = check_replicates(self.seeds, self.n_folds)
         tasks = check_stream(stream)
         names = [task.name for task in tasks]
         single = self._check_single_task(names)
+        self.orders_ = task_orders(names, self.order, order_seed(self.encoder, seeds))
+        if kind != "given":
+            reports = []
+            for order in self.orders_:
+                self._say(f"[order] {', '.join(order)}")
+                at = [names.index(name) for name in order]
+                # Given single-task scores follow their tasks to the new order.
+                moved = single[at] if isinstance(single, np.ndarray) else single
+                reports.append(
+                    self._evaluate_order(
+                        reorder_stream(stream, tasks, order),
+                        [tasks[i] for i in at],
+                        moved,
+                        seeds,
+                        n_folds,
+                    )
+                )
+            return reports if kind == "random" else reports[0]
+        return self._evaluate_order(stream, tasks, single, seeds, n_folds)
+
+    def _evaluate_order(self, stream, tasks, single, seeds, n_folds):
+        """The protocol over ``tasks`` in their order (replicated or not)."""
         if is_replicated(seeds, n_folds):
             plan = plan_replicates(self.encoder, stream, tasks, seeds, n_folds)
             return evaluate_replicates(self, plan, single)

@@ -219,8 +219,9 @@ class TaskStream:
         random_state: int | np.random.RandomState | None = 0,
         *,
         name: str = "noise",
+        position: int | None = None,
     ) -> TaskStream:
-        """Append a task of random labels, for robustness studies.
+        """Append (or insert) a task of random labels, for robustness studies.
 
         A ``fraction`` of the users of each split (drawn at random) get one row
         each: their history (taken from the first task in which they appear) and a
@@ -237,11 +238,15 @@ class TaskStream:
             Seeds which users are picked and their labels.
         name : str, default="noise"
             Name of the new task.
+        position : int or None, default=None
+            How many of this stream's tasks come before the noise task, from 0
+            (it comes first) to ``len(self)``; None puts it last. The other
+            tasks, their data and their order do not change.
 
         Returns
         -------
         TaskStream
-            This stream followed by the noise task.
+            This stream with the noise task at ``position`` (by default last).
 
         Examples
         --------
@@ -252,7 +257,18 @@ class TaskStream:
         ['next_item', 'noise']
         >>> noisy["noise"].n_rows["train"] == len(stream["next_item"].train[0]) // 2
         True
+        >>> stream.with_noise_task(position=0).names
+        ['noise', 'next_item']
         """
+        if position is not None and (
+            isinstance(position, bool)
+            or not isinstance(position, Integral)
+            or not 0 <= position <= len(self)
+        ):
+            raise ValueError(
+                f"position must be an int from 0 to {len(self)} (the number of "
+                f"tasks before the noise task) or None, got {position!r}."
+            )
         noise = noise_task(
             self._tasks,
             fraction=fraction,
@@ -260,7 +276,8 @@ class TaskStream:
             random_state=random_state,
             name=name,
         )
-        return self._derive((*self._tasks, noise))
+        at = len(self) if position is None else int(position)
+        return self._derive((*self._tasks[:at], noise, *self._tasks[at:]))
 
     def user_folds(
         self,

@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 
 from ._split import make_task, split_users
 from ._stream import TaskStream
+from ._time_periods import catalogue_at, check_drift, release_schedule
 
 __all__ = ["make_synthetic_stream"]
 
@@ -19,6 +20,7 @@ _FOLLOW = 0.5  # chance that a step follows an item transition instead of jumpin
 _CONCENTRATION = 3.0  # how sharply a latent plane picks clusters
 _POPULARITY_EXPONENT = 0.8  # Zipf-like item popularity inside a cluster
 _MIN_ITEMS = _N_FAMILIES * _N_SECTORS * (_N_SUCCESSORS + 1)
+_N_TASKS = 5  # next_item, category, related, conflict, noise
 
 RELATIONS = {
     ("next_item", "category"): "positive",
@@ -41,6 +43,7 @@ def make_synthetic_stream(
     max_len: int = 30,
     test_size: float = 0.15,
     validation_size: float = 0.05,
+    drift: float = 0.0,
     random_state: int | np.random.RandomState | None = 0,
 ) -> TaskStream:
     """A synthetic stream of user sequences with planted task relations.
@@ -81,6 +84,20 @@ def make_synthetic_stream(
       ``related`` 0.50-0.64.
     - ``noise``: uniform random labels 0-5, independent of everything.
 
+    **Drift** (``drift > 0``): tasks arrive in time order, as in DITTO (Choi et al.,
+    SIGIR 2025). In each cluster the last ``floor(drift * size)`` items of the base
+    popularity order (at most ``size - 1``) are *late*: in base order they are
+    released in batches spread evenly over tasks 2 to 5 (of five), and never appear
+    before their release. Released items head their cluster's popularity order,
+    newest first (an item's Zipf weight follows its rank among the released
+    items), and a step whose successor is not released yet jumps instead. Every task then gets its own
+    sequence per user, drawn with the same users, latent factors, lengths, labels
+    and split as ``drift=0`` (those random draws come first and are unchanged):
+    later tasks bring new items and a shifted item distribution, while the
+    planted labels keep their meaning (they depend on clusters, not items).
+    ``drift=0`` is the stream without drift, bit for bit: one sequence per user,
+    shared by all tasks.
+
     Parameters
     ----------
     n_users : int, default=2000
@@ -90,6 +107,8 @@ def make_synthetic_stream(
         Longest sequence, at least 2.
     test_size, validation_size : float, default=0.15, 0.05
         Shares of users in the test and validation splits (rounded up).
+    drift : float, default=0.0
+        In [0, 1]: the share of each cluster's items released late (see above).
     random_state : int, RandomState instance or None, default=0
         Seeds everything: clusters, transitions, users, sequences, split.
 
@@ -101,7 +120,9 @@ def make_synthetic_stream(
         true factors, row-aligned with every task of that split (all tasks have
         one row per user, users in ascending order). ``info`` also holds
         ``latent_factor_names``, ``item_cluster`` (cluster of each item id, index 0
-        unused) and ``cluster_family`` (``"taste"`` / ``"rival"`` per cluster).
+        unused), ``cluster_family`` (``"taste"`` / ``"rival"`` per cluster),
+        ``drift`` and ``item_release`` (the 0-based task from which each item id
+        may appear, index 0 unused; all 0 without drift).
 
     Examples
     --------
@@ -122,6 +143,7 @@ def make_synthetic_stream(
     ):
         if not isinstance(value, Integral) or value < low:
             raise ValueError(f"{label} must be an int >= {low}, got {value!r}.")
+    drift = check_drift(drift)
     rng = check_random_state(random_state)
     n_clusters = _N_FAMILIES * _N_SECTORS
 
@@ -133,15 +155,6 @@ def make_synthetic_stream(
         in_k = rng.permutation(np.flatnonzero(item_cluster == k))
         members[k, : in_k.size] = in_k
     sizes = (members >= 0).sum(axis=1)
-    weights = np.where(
-        members >= 0,
-        1.0 / np.arange(1, members.shape[1] + 1) ** _POPULARITY_EXPONENT,
-        0,
-    )
-    popularity_cdf = np.cumsum(weights, axis=1) / weights.sum(axis=1, keepdims=True)
-    # Cluster k's CDF shifted to (k, k + 1]: one sorted array, so a draw of cluster
-    # k is a single searchsorted of k + u, whatever the cluster size.
-    stacked_cdf = (popularity_cdf + np.arange(n_clusters)[:, None]).ravel()
 
     # Each item's successors: distinct items of its own cluster, never itself.
     successors = np.empty((n_items, _N_SUCCESSORS), dtype=np.int64)
@@ -170,25 +183,41 @@ def make_synthetic_stream(
         # Inverse-CDF sampling, one draw per row; clipped against float round-off.
         return np.minimum((cdf < u[:, None]).sum(axis=1), cdf.shape[1] - 1)
 
-    def jump():
-        cluster = draw(cluster_cdf, rng.random_sample(n_users))
-        # side="right" never lands in cluster k - 1, whose CDF ends at exactly k.
-        u = cluster + rng.random_sample(n_users)
-        flat = np.searchsorted(stacked_cdf, u, side="right")
-        rank = np.minimum(flat - cluster * members.shape[1], sizes[cluster] - 1)
-        return members[cluster, rank]
+    def walk(members, sizes, released=None):
+        # Zipf-like weights by rank inside each cluster (padding -1 weighs 0).
+        weights = np.where(
+            members >= 0,
+            1.0 / np.arange(1, members.shape[1] + 1) ** _POPULARITY_EXPONENT,
+            0,
+        )
+        cdf = np.cumsum(weights, axis=1) / weights.sum(axis=1, keepdims=True)
+        # Cluster k's CDF shifted to (k, k + 1]: one sorted array, so a draw of
+        # cluster k is a single searchsorted of k + u, whatever the cluster size.
+        stacked_cdf = (cdf + np.arange(n_clusters)[:, None]).ravel()
 
-    sequences = np.empty((n_users, max_len), dtype=np.int64)
-    sequences[:, 0] = jump()
-    for t in range(1, max_len):
-        previous = sequences[:, t - 1]
-        follow = successors[
-            previous, draw(successor_cdf[previous], rng.random_sample(n_users))
-        ]
-        sequences[:, t] = np.where(rng.random_sample(n_users) < _FOLLOW, follow, jump())
+        def jump():
+            cluster = draw(cluster_cdf, rng.random_sample(n_users))
+            # side="right" never lands in cluster k - 1, whose CDF ends at k.
+            u = cluster + rng.random_sample(n_users)
+            flat = np.searchsorted(stacked_cdf, u, side="right")
+            rank = np.minimum(flat - cluster * members.shape[1], sizes[cluster] - 1)
+            return members[cluster, rank]
+
+        sequences = np.empty((n_users, max_len), dtype=np.int64)
+        sequences[:, 0] = jump()
+        for t in range(1, max_len):
+            previous = sequences[:, t - 1]
+            follow = successors[
+                previous, draw(successor_cdf[previous], rng.random_sample(n_users))
+            ]
+            go = rng.random_sample(n_users) < _FOLLOW
+            if released is not None:
+                go &= released[follow]  # an unreleased successor: jump instead
+            sequences[:, t] = np.where(go, follow, jump())
+        return sequences
+
+    sequences = walk(members, sizes)
     lengths = rng.randint(max(2, max_len // 3), max_len + 1, size=n_users)
-    # Item ids start at 1: 0 is the estimator's padding.
-    X = [row[:n].tolist() for row, n in zip(sequences + 1, lengths)]
 
     sector = 2 * np.pi / _N_SECTORS
     taste_angle = np.arctan2(latent[:, 1], latent[:, 0]) % (2 * np.pi)
@@ -204,6 +233,23 @@ def make_synthetic_stream(
         validation_size=validation_size,
         random_state=rng,
     )
+    release = np.zeros(n_items, dtype=np.int64)
+    if drift > 0:
+        # Drawn after everything else, so users, labels and split match drift=0.
+        release = release_schedule(members, sizes, drift, _N_TASKS)
+        per_task = [
+            walk(*catalogue_at(members, sizes, release, t), released=release <= t)
+            for t in range(_N_TASKS)
+        ]
+    else:
+        per_task = [sequences] * _N_TASKS
+    # Item ids start at 1: 0 is the estimator's padding. Without drift the tasks
+    # share one list per user, as before.
+    inputs = {}
+    for seqs in per_task:
+        if id(seqs) not in inputs:
+            inputs[id(seqs)] = [row[:n].tolist() for row, n in zip(seqs + 1, lengths)]
+    X = [inputs[id(seqs)] for seqs in per_task]
     specs = [
         ("next_item", "next_item", None, "Predict each next item of the sequence."),
         ("category", "profile", category, "Sector (0-5) of the user's taste point."),
@@ -212,8 +258,8 @@ def make_synthetic_stream(
         ("noise", "profile", noise, "Uniform random labels (0-5), pure noise."),
     ]
     tasks = [
-        make_task(name, kind, row_users=users, X=X, y=y, splits=splits, description=d)
-        for name, kind, y, d in specs
+        make_task(name, kind, row_users=users, X=X_t, y=y, splits=splits, description=d)
+        for (name, kind, y, d), X_t in zip(specs, X)
     ]
     info = {
         "n_users": n_users,
@@ -227,5 +273,7 @@ def make_synthetic_stream(
         "latent_factor_names": ["taste_x", "taste_y", "rival_x", "rival_y"],
         "item_cluster": np.concatenate([[-1], item_cluster]),
         "cluster_family": ["taste"] * _N_SECTORS + ["rival"] * _N_SECTORS,
+        "drift": drift,
+        "item_release": np.concatenate([[-1], release]),
     }
     return TaskStream(tasks, name="synthetic", info=info)

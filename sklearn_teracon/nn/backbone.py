@@ -34,18 +34,24 @@ class CausalConv1d(nn.Module):
         if dtype is not None:
             # Shift and gather in the autocast dtype: half the bytes of fp32.
             h = h.to(dtype)
-        length = h.shape[1]
-        padded = F.pad(h, (0, 0, (self.kernel_size - 1) * self.dilation, 0))
-        shifted = torch.cat(
-            [
-                padded[:, j * self.dilation : j * self.dilation + length]
-                for j in range(self.kernel_size)
-            ],
-            dim=-1,
-        )
+        shifted = causal_shifts(h, self.kernel_size, self.dilation)
         # [out, in, k] -> [out, k·in], tap-major like ``shifted``'s columns.
         weight = self.conv.weight.transpose(1, 2).flatten(1)
         return F.linear(shifted, weight, self.conv.bias)
+
+
+def causal_shifts(h: torch.Tensor, kernel_size: int, dilation: int) -> torch.Tensor:
+    """``h`` ``[batch, length, d]`` beside its dilated pasts: ``[batch, length, k·d]``.
+
+    Tap ``j`` holds the position ``(k - 1 - j)·dilation`` steps back (zeros
+    before the start), so one matrix multiply is the causal convolution.
+    """
+    length = h.shape[1]
+    padded = F.pad(h, (0, 0, (kernel_size - 1) * dilation, 0))
+    return torch.cat(
+        [padded[:, j * dilation : j * dilation + length] for j in range(kernel_size)],
+        dim=-1,
+    )
 
 
 def _autocast_dtype(device_type: str) -> torch.dtype | None:
@@ -112,7 +118,43 @@ def _masked_slot(conv, norm, h, mask, keep, adapter=None):
     return x * mask.to(x.dtype) * keep.to(x.dtype)
 
 
-class NextItNet(nn.Module):
+class Backbone(nn.Module):
+    """What every backbone shares: its dropout switch and its item embedding.
+
+    A backbone maps items ``[batch, length]`` and per-slot channel masks
+    ``[n_slots, dim]`` to hidden states ``[batch, length, dim]``
+    (``forward(items, masks, adapters=None)``) and names the weights that
+    weight-mask strategies mask (``maskable_weights``), HAT's gradient
+    conditioning (``gradient_factors``) and the sizes that rebuild it
+    (``architecture``). Subclasses set ``dim``, ``item_embedding``,
+    ``blocks`` and ``dropout``.
+    """
+
+    @contextlib.contextmanager
+    def no_dropout(self):
+        """Run the passes inside without dropout, whatever the mode."""
+        dropout, self.dropout = self.dropout, 0.0
+        try:
+            yield
+        finally:
+            self.dropout = dropout
+
+    @property
+    def n_embeddings(self) -> int:
+        return self.item_embedding.num_embeddings
+
+    def grow_items(self, n_embeddings: int) -> None:
+        """Add embedding rows for new items; old rows are kept as they are."""
+        old = self.item_embedding
+        if n_embeddings <= old.num_embeddings:
+            return
+        new = _new_embedding(n_embeddings, self.dim).to(old.weight.device)
+        with torch.no_grad():
+            new.weight[: old.num_embeddings] = old.weight
+        self.item_embedding = new
+
+
+class NextItNet(Backbone):
     """Item embedding followed by masked residual blocks.
 
     Parameters
@@ -127,6 +169,8 @@ class NextItNet(nn.Module):
         Width of every convolution.
     """
 
+    name = "nextitnet"  # the estimator's ``backbone``
+
     def __init__(self, n_embeddings: int, dim: int, dilations, kernel_size: int):
         super().__init__()
         self.dim = dim
@@ -138,22 +182,9 @@ class NextItNet(nn.Module):
         # for each task it trains (``build_net``); it acts in training mode only.
         self.dropout = 0.0
 
-    @contextlib.contextmanager
-    def no_dropout(self):
-        """Run the passes inside without dropout, whatever the mode."""
-        dropout, self.dropout = self.dropout, 0.0
-        try:
-            yield
-        finally:
-            self.dropout = dropout
-
     @property
     def n_slots(self) -> int:
         return 2 * len(self.blocks)
-
-    @property
-    def n_embeddings(self) -> int:
-        return self.item_embedding.num_embeddings
 
     @property
     def dilations(self) -> list[int]:
@@ -177,15 +208,52 @@ class NextItNet(nn.Module):
             if name.startswith("blocks.") and name.endswith(".conv.weight")
         ]
 
-    def grow_items(self, n_embeddings: int) -> None:
-        """Add embedding rows for new items; old rows are kept as they are."""
-        old = self.item_embedding
-        if n_embeddings <= old.num_embeddings:
-            return
-        new = _new_embedding(n_embeddings, self.dim).to(old.weight.device)
-        with torch.no_grad():
-            new.weight[: old.num_embeddings] = old.weight
-        self.item_embedding = new
+    @classmethod
+    def from_sizes(cls, n_embeddings, dim, dilations, kernel_size, n_positions=None):
+        """The backbone of the estimator's sizes (``n_positions`` is not read)."""
+        return cls(n_embeddings, dim, dilations, kernel_size)
+
+    def architecture(self) -> dict:
+        """The estimator's size parameters this backbone was built with."""
+        return {
+            "backbone": self.name,
+            "embedding_dim": self.dim,
+            "n_blocks": len(self.blocks),
+            "kernel_size": self.kernel_size,
+            "dilations": self.dilations,
+        }
+
+    @staticmethod
+    def block_weights(dim: int, kernel_size: int) -> int:
+        """A lower bound of one block's weights (a model file's sanity check)."""
+        return 2 * dim * dim * kernel_size
+
+    def gradient_factors(self, used: torch.Tensor) -> dict[nn.Parameter, torch.Tensor]:
+        """HAT's share of each slot weight's gradient that may still change.
+
+        ``used [K, d]`` is the earlier tasks' cumulative mask per slot. A
+        convolution weight keeps ``1 − min(a_out, a_in)`` of its gradient, its
+        bias and LayerNorm ``1 − a_out``; a block's first convolution reads
+        the residual stream, which has no mask, so its input side counts as
+        fully used.
+        """
+        factors = {}
+        free = 1.0 - used
+        for b, block in enumerate(self.blocks):
+            first, second = free[2 * b], free[2 * b + 1]
+            both = 1.0 - torch.minimum(used[2 * b + 1][:, None], used[2 * b][None, :])
+            for layer, out_free, weight_free in (
+                ("1", first, first[:, None, None]),
+                ("2", second, both[:, :, None]),
+            ):
+                factors[block.get_parameter(f"conv{layer}.conv.weight")] = weight_free
+                for name in (
+                    f"conv{layer}.conv.bias",
+                    f"norm{layer}.weight",
+                    f"norm{layer}.bias",
+                ):
+                    factors[block.get_parameter(name)] = out_free
+        return factors
 
     def forward(
         self, items: torch.Tensor, masks: torch.Tensor, adapters=None

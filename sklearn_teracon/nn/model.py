@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .backbone import NextItNet
+from .backbone_registry import make_backbone
 from .masks import TaskMaskBank
 from .task_state import TaskState
 
@@ -37,6 +37,10 @@ class TeraconModule(nn.Module):
         Convolution width.
     task_state : TaskState or None
         How tasks are served, with its per-task state (None: TERACON's masks).
+    backbone : {"nextitnet", "sasrec"}, default="nextitnet"
+        The network under the masks (:data:`~sklearn_teracon.nn.BACKBONES`).
+    n_positions : int or None
+        Positions of a SASRec backbone (the estimator's ``max_len``).
     """
 
     def __init__(
@@ -46,9 +50,13 @@ class TeraconModule(nn.Module):
         dilations,
         kernel_size: int,
         task_state: TaskState | None = None,
+        backbone: str = "nextitnet",
+        n_positions: int | None = None,
     ):
         super().__init__()
-        self.backbone = NextItNet(n_embeddings, dim, dilations, kernel_size)
+        self.backbone = make_backbone(
+            backbone, n_embeddings, dim, dilations, kernel_size, n_positions
+        )
         self.masks = TaskMaskBank(self.backbone.n_slots, dim)
         self.heads = nn.ModuleList()
         self.head_kinds: list[str] = []

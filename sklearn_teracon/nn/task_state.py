@@ -7,8 +7,9 @@ like every other weight. Each class here is one way of serving tasks on a
 shared backbone; the strategies (:mod:`sklearn_teracon.strategies`) choose one
 and train it. The classes ask the backbone only for what every backbone offers
 (``forward(items, masks, adapters=None)``, ``n_slots``, ``dim``,
-``maskable_weights``, ``fresh_copy``, ``grow_items``), so a new backbone needs
-nothing here.
+``item_embedding``, ``maskable_weights``, ``fresh_copy``, ``grow_items``;
+:class:`~sklearn_teracon.nn.Backbone`), so a new backbone needs nothing here:
+NextItNet and SASRec are served alike.
 """
 
 from __future__ import annotations

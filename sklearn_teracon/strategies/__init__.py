@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..training.strategy import Strategy, TaskContext
 from .conure import ConureStrategy
+from .ditto import DittoStrategy
 from .hat import HatStrategy
 from .joint import JointStrategy
 from .peterrec import PeterRecStrategy
@@ -30,6 +31,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
         PiggybackStrategy,
         PeterRecStrategy,
         ConureStrategy,
+        DittoStrategy,
     )
 }
 
@@ -64,6 +66,7 @@ def get_strategy(name: str, **params) -> Strategy:
 
 __all__ = [
     "ConureStrategy",
+    "DittoStrategy",
     "FineTuneStrategy",
     "HatStrategy",
     "JointStrategy",

@@ -73,25 +73,8 @@ class HatStrategy(Strategy):
         self.factors_ = {}
         if self.cumulative_ is None:
             return
-        free = 1.0 - self.cumulative_  # [K, d]
-        for b, block in enumerate(net.module_.backbone.blocks):
-            first, second = free[2 * b], free[2 * b + 1]
-            both = 1.0 - torch.minimum(
-                self.cumulative_[2 * b + 1][:, None], self.cumulative_[2 * b][None, :]
-            )
-            for layer, out_free, weight_free in (
-                ("1", first, first[:, None, None]),
-                ("2", second, both[:, :, None]),
-            ):
-                self.factors_[block.get_parameter(f"conv{layer}.conv.weight")] = (
-                    weight_free
-                )
-                for name in (
-                    f"conv{layer}.conv.bias",
-                    f"norm{layer}.weight",
-                    f"norm{layer}.bias",
-                ):
-                    self.factors_[block.get_parameter(name)] = out_free
+        # Which weights feed which slot's units is the backbone's to say.
+        self.factors_ = net.module_.backbone.gradient_factors(self.cumulative_)
 
     def loss_terms(self, context):
         net = context.net

@@ -31,7 +31,8 @@ def trim_padding_collate(batch):
     cutting them changes no output (padding is zeroed in the backbone) and
     saves their work.
     """
-    X = torch.as_tensor(np.stack([np.asarray(x) for x, _ in batch]))
+    # Inputs may be stored as int32; indices and targets are int64 in torch.
+    X = torch.as_tensor(np.stack([np.asarray(x) for x, _ in batch])).long()
     y = torch.as_tensor(np.stack([np.asarray(t) for _, t in batch]))
     nonpad = (X != 0).any(dim=0).nonzero()
     first = int(nonpad[0]) if len(nonpad) else X.shape[1] - 1
@@ -49,6 +50,8 @@ def build_net(
     kernel_size: int,
     strategy: Strategy,
     s: float,
+    backbone: str = "nextitnet",
+    n_positions: int | None = None,
     lr: float,
     backbone_lr: float | None = None,
     readout: str = "last",
@@ -75,8 +78,10 @@ def build_net(
     holds every task and the strategy's per-task state, is kept.
     ``backbone_lr`` (None: ``lr``) is the learning rate of the shared
     backbone (item embedding and convolutions); the masks and heads train at
-    ``lr``. ``precision`` (``"float32"`` or ``"bfloat16"``) is the arithmetic
-    of the net's forward passes (:func:`~sklearn_teracon.training._precision.autocast`).
+    ``lr``. ``backbone`` and ``n_positions`` choose a new module's network
+    (:func:`~sklearn_teracon.nn.make_backbone`). ``precision``
+    (``"float32"`` or ``"bfloat16"``) is the arithmetic of the net's forward
+    passes (:func:`~sklearn_teracon.training._precision.autocast`).
     ``task_name`` (None for a net that only predicts) names the task in the
     console output and in the files of callbacks with a ``fn_prefix``
     (``Checkpoint``, ``TrainEndCheckpoint``). ``probe_head`` starts the
@@ -134,6 +139,8 @@ def build_net(
             dilations,
             kernel_size,
             task_state=strategy.task_state(),
+            backbone=backbone,
+            n_positions=n_positions,
         )
     module.backbone.dropout = dropout
     net = ContinualNet(

@@ -7,7 +7,7 @@ import hashlib
 import safetensors.torch
 import torch
 
-from ..nn import TeraconModule
+from ..nn import TeraconModule, check_backbone
 
 
 def module_tensors(module: TeraconModule) -> dict[str, torch.Tensor]:
@@ -50,13 +50,21 @@ def tensors_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
 
 
 def build_module(
-    structure: dict, *, dim: int, dilations, kernel_size: int, strategy
+    structure: dict,
+    *,
+    dim: int,
+    dilations,
+    kernel_size: int,
+    strategy,
+    backbone: str = "nextitnet",
+    n_positions: int | None = None,
 ) -> TeraconModule:
     """A module as ``structure`` and the size parameters describe it (new weights).
 
     ``strategy``'s task state serves its tasks, sized by
     ``structure["strategy_state"]`` (``ValueError`` if that is not what the
-    state writes).
+    state writes). ``backbone`` names the network (``n_positions``: a
+    SASRec's positions).
     """
     module = TeraconModule(
         structure["n_embeddings"],
@@ -64,6 +72,8 @@ def build_module(
         dilations,
         kernel_size,
         task_state=strategy.task_state(),
+        backbone=backbone,
+        n_positions=n_positions,
     )
     for kind, size in zip(structure["head_kinds"], structure["head_sizes"]):
         module.add_task(kind, size)
@@ -80,11 +90,20 @@ def fill_module(
 
 
 def module_architecture(module: TeraconModule) -> dict:
-    """The size parameters ``module`` was built with (what its weights need)."""
-    backbone = module.backbone
-    return {
-        "embedding_dim": backbone.dim,
-        "n_blocks": len(backbone.blocks),
-        "kernel_size": backbone.kernel_size,
-        "dilations": backbone.dilations,
-    }
+    """The estimator parameters ``module`` was built with (what its weights need).
+
+    ``backbone`` and the parameters that shape that backbone: for NextItNet
+    ``embedding_dim``, ``n_blocks``, ``kernel_size`` and ``dilations``; for
+    SASRec ``embedding_dim``, ``n_blocks`` and ``max_len`` (its positions).
+    """
+    return module.backbone.architecture()
+
+
+def min_backbone_weights(
+    backbone: str, *, dim: int, n_blocks: int, kernel_size: int
+) -> int:
+    """A lower bound of the block weights of a ``backbone`` of these sizes.
+
+    A model file's tensors are checked against it before the module is built.
+    """
+    return n_blocks * check_backbone(backbone).block_weights(dim, kernel_size)
