@@ -80,6 +80,16 @@ class EncoderInference(TransformerMixin):
     def _n_outputs(self, record: TaskRecord) -> int:
         return self.net_.module_.heads[record.index].out_features
 
+    def _scores_of(self, record: TaskRecord):
+        """The answer giving a chunk's scores of ``record``'s classes (items)."""
+        # A next-item head's first two columns are padding and unknown.
+        first = N_RESERVED if record.kind == NEXT_ITEM else 0
+
+        def scores(encoded, _):
+            return self.net_.predict_logits(encoded, record.index)[:, first:]
+
+        return scores
+
     def classes_of(self, task: str | None = None) -> np.ndarray:
         """The labels a task predicts: its classes, or the items of a next-item task."""
         record = self._record(task)
@@ -97,12 +107,7 @@ class EncoderInference(TransformerMixin):
         see :ref:`at-scale`) and the path returned.
         """
         record = self._record(task)
-        # A next-item head's first two columns are padding and unknown.
-        first = N_RESERVED if record.kind == NEXT_ITEM else 0
-
-        def scores(encoded, _):
-            return self.net_.predict_logits(encoded, record.index)[:, first:]
-
+        scores = self._scores_of(record)
         return self._deliver(X, scores, self._n_outputs(record), out, "scores")
 
     def predict_proba(
@@ -114,10 +119,10 @@ class EncoderInference(TransformerMixin):
         and the path returned.
         """
         record = self._record(task)
-        first = N_RESERVED if record.kind == NEXT_ITEM else 0
+        scores_of = self._scores_of(record)
 
-        def proba(encoded, _):
-            scores = self.net_.predict_logits(encoded, record.index)[:, first:]
+        def proba(encoded, start):
+            scores = scores_of(encoded, start)
             scores = scores - scores.max(axis=1, keepdims=True)
             p = np.exp(scores)
             return p / p.sum(axis=1, keepdims=True)
@@ -174,6 +179,15 @@ class EncoderInference(TransformerMixin):
         returned: any number of users with bounded memory.
         """
         check_is_fitted(self)
+        if (
+            out is not None
+            and _get_output_config("transform", self)["dense"] != "default"
+        ):
+            raise ValueError(
+                "out= writes the embeddings to a file, but set_output(transform="
+                f"{_get_output_config('transform', self)['dense']!r}) asks for a "
+                "container: use one or the other"
+            )
         indices = (
             [self._record(task).index]
             if task is not None

@@ -9,8 +9,10 @@ import time
 import numpy as np
 from skorch.history import History
 
+from ._sequence_sources import is_lazy_source
 from ._sequence_store import SEQUENCE_CHUNK_ROWS
 from ._sequences import ItemVocabulary
+from ._spilled_rows import SpilledRows
 from ._tasks import TaskRecord, _check_task_data, _log_prior
 from .metrics._scoring import default_metric
 from .nn import LABELS, NEXT_ITEM
@@ -43,76 +45,94 @@ class EncoderLearning:
             copy.deepcopy(self.item_vocabulary_) if keep_tasks else ItemVocabulary()
         )
         encoded, longest = _encode_growing(vocabulary, source, self.max_len)
-        task_classes, targets = _check_task_data(
-            len(encoded), longest, y, classes, name, record, default_name=task is None
-        )
-        if record is not None:
-            metric = record.metric
-        else:  # next items are ranked, however few the items are
-            metric = "mrr@5" if kind == NEXT_ITEM else default_metric(len(task_classes))
-        check_same_data(encoded, targets)
-        seed = same_on_every_rank(self._next_seed(keep_tasks))
-        start = time.perf_counter()
-        with seeded(seed, device):
-            # Training runs on a copy: nothing is committed unless it succeeds.
-            module = copy.deepcopy(self.net_.module_) if keep_tasks else None
-            # The first task builds the backbone; later ones adapt it gently.
-            first = record.index == 0 if record is not None else not tasks
-            net = self._build_net(
-                module,
-                len(vocabulary),
-                self._validation_share(len(encoded)),
-                seed,
-                strategy,
-                task_name=name,
-                backbone_lr=None if first else self.lr * self.backbone_lr_scale,
-                dropout=self.next_item_dropout if kind == NEXT_ITEM else 0.0,
-                # Profile tasks only: a probe over thousands of item classes
-                # would cost more than the task's training.
-                probe_head=record is None
-                and self.head_init == "probe"
-                and metric == "accuracy",
-                majority_fallback=self.majority_fallback and metric == "accuracy",
-                bag_weight=self.bag_weight if kind == NEXT_ITEM else 0.0,
-                device=device,
+        try:
+            task_classes, targets = _check_task_data(
+                len(encoded),
+                longest,
+                y,
+                classes,
+                name,
+                record,
+                default_name=task is None,
             )
-            if record is None:
-                n_outputs = len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
-                record = TaskRecord(
-                    name=name,
-                    kind=kind,
-                    index=net.add_task(kind, n_outputs, _log_prior(targets, n_outputs)),
-                    classes_=task_classes,
-                    metric=metric,
+            if record is not None:
+                metric = record.metric
+            else:  # next items are ranked, however few the items are
+                metric = (
+                    "mrr@5" if kind == NEXT_ITEM else default_metric(len(task_classes))
                 )
-                tasks[name] = record
-            net.grow(len(vocabulary), task=record.index)
-            net.start_task(record.index, list(tasks))
-            net.fit_task(encoded, targets, epochs=self.max_epochs)
-            # Its batches draw from torch's generator: the one seeded here.
-            problem = non_finite_outputs(net, encoded[: self.batch_size], list(tasks))
-        # The commit below is skipped, so the encoder stays as it was.
-        if problem:
-            raise ValueError(
-                f"training diverged on task {name!r}: {problem}; lower lr (now "
-                f"{self.lr:g}); the encoder is left as it was"
-            )
-        record.fit_time += time.perf_counter() - start
-        record.n_samples_seen += len(encoded)
-        record.n_fits += 1
+            check_same_data(encoded, targets)
+            seed = same_on_every_rank(self._next_seed(keep_tasks))
+            start = time.perf_counter()
+            with seeded(seed, device):
+                # Training runs on a copy: nothing is committed unless it succeeds.
+                module = copy.deepcopy(self.net_.module_) if keep_tasks else None
+                # The first task builds the backbone; later ones adapt it gently.
+                first = record.index == 0 if record is not None else not tasks
+                net = self._build_net(
+                    module,
+                    len(vocabulary),
+                    self._validation_share(len(encoded)),
+                    seed,
+                    strategy,
+                    task_name=name,
+                    backbone_lr=None if first else self.lr * self.backbone_lr_scale,
+                    dropout=self.next_item_dropout if kind == NEXT_ITEM else 0.0,
+                    # Profile tasks only: a probe over thousands of item classes
+                    # would cost more than the task's training.
+                    probe_head=record is None
+                    and self.head_init == "probe"
+                    and metric == "accuracy",
+                    majority_fallback=self.majority_fallback and metric == "accuracy",
+                    bag_weight=self.bag_weight if kind == NEXT_ITEM else 0.0,
+                    device=device,
+                )
+                if record is None:
+                    n_outputs = (
+                        len(vocabulary) if kind == NEXT_ITEM else len(task_classes)
+                    )
+                    record = TaskRecord(
+                        name=name,
+                        kind=kind,
+                        index=net.add_task(
+                            kind, n_outputs, _log_prior(targets, n_outputs)
+                        ),
+                        classes_=task_classes,
+                        metric=metric,
+                    )
+                    tasks[name] = record
+                net.grow(len(vocabulary), task=record.index)
+                net.start_task(record.index, list(tasks))
+                net.fit_task(encoded, targets, epochs=self.max_epochs)
+                # Its batches draw from torch's generator: the one seeded here.
+                problem = non_finite_outputs(
+                    net, encoded[: self.batch_size], list(tasks)
+                )
+            # The commit below is skipped, so the encoder stays as it was.
+            if problem:
+                raise ValueError(
+                    f"training diverged on task {name!r}: {problem}; lower lr (now "
+                    f"{self.lr:g}); the encoder is left as it was"
+                )
+            record.fit_time += time.perf_counter() - start
+            record.n_samples_seen += len(encoded)
+            record.n_fits += 1
 
-        history = copy.deepcopy(self.history_) if keep_tasks else {}
-        task_history = history.setdefault(name, History())
-        task_history.extend(_epoch_records(net.history, len(task_history)))
-        return self._commit(
-            net,
-            tasks,
-            vocabulary,
-            history,
-            last_task=name,
-            n_partial_fits=(self.n_partial_fits_ + 1) if keep_tasks else 1,
-            task_relations=net.mask_similarity(),
-        )
+            history = copy.deepcopy(self.history_) if keep_tasks else {}
+            task_history = history.setdefault(name, History())
+            task_history.extend(_epoch_records(net.history, len(task_history)))
+            return self._commit(
+                net,
+                tasks,
+                vocabulary,
+                history,
+                last_task=name,
+                n_partial_fits=(self.n_partial_fits_ + 1) if keep_tasks else 1,
+                task_relations=net.mask_similarity(),
+            )
+        finally:
+            if isinstance(encoded, SpilledRows):
+                encoded.close()  # the temporary file goes with it
 
     def _commit(
         self,
@@ -215,20 +235,35 @@ def _encode_growing(vocabulary: ItemVocabulary, source, max_len: int):
 
     One pass over the chunks: each chunk's new items join the vocabulary
     before the chunk is encoded, so indices follow first appearance as if
-    the users had been read at once.
+    the users had been read at once. In memory as an int32 matrix (each
+    batch becomes int64 when it is stacked); a lazy source's users (maybe
+    millions) go to a temporary file (:class:`SpilledRows`), so what
+    training holds does not grow with them.
     """
-    # int32 halves what training holds (0.4 GB per million users at length
-    # 100); each batch becomes int64 when it is stacked.
-    encoded = np.zeros((len(source), max_len), dtype=np.int32)
+    spilled = is_lazy_source(source)
+    encoded = (
+        SpilledRows(max_len)
+        if spilled
+        else np.zeros((len(source), max_len), dtype=np.int32)
+    )
     start, longest = 0, 0
-    for store in source.sequence_chunks(SEQUENCE_CHUNK_ROWS):
-        vocabulary.extend_values(store.values)
-        if len(vocabulary) > np.iinfo(np.int32).max:
-            raise ValueError(f"{len(vocabulary):,} items: beyond an int32 index")
-        stop = start + len(store)
-        vocabulary.encode_store(store, max_len, out=encoded[start:stop])
-        longest = max(longest, int(store.lengths.max()))
-        start = stop
+    try:
+        for store in source.sequence_chunks(SEQUENCE_CHUNK_ROWS):
+            vocabulary.extend_values(store.values)
+            if len(vocabulary) > np.iinfo(np.int32).max:
+                raise ValueError(f"{len(vocabulary):,} items: beyond an int32 index")
+            longest = max(longest, int(store.lengths.max()))
+            if spilled:
+                recent, kept = store.recent(max_len)
+                encoded.append(vocabulary.indices(recent), kept)
+                continue
+            stop = start + len(store)
+            vocabulary.encode_store(store, max_len, out=encoded[start:stop])
+            start = stop
+    except BaseException:
+        if spilled:
+            encoded.close()
+        raise
     return encoded, longest
 
 

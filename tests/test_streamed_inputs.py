@@ -2,6 +2,7 @@
 padded arrays and memmaps, pyarrow list arrays, ``ParquetSequences``, the
 vectorised vocabulary, ``out=`` and the ``embed`` command."""
 
+import copy
 import tracemalloc
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn_teracon._encoder_learning import _encode_growing
 from sklearn_teracon._sequence_sources import check_sequence_source
 from sklearn_teracon._sequence_store import SequenceStore
 from sklearn_teracon.cli import main
+from sklearn_teracon.strategies import STRATEGIES
 
 from .conftest import TINY, make_toy
 
@@ -254,6 +256,9 @@ def test_out_is_checked_and_never_left_half_written(
         encoder.transform(seqs, out=3)
     with pytest.raises(ValueError, match="is a folder"):
         encoder.transform(seqs, out=tmp_path)
+    pandas_output = copy.deepcopy(encoder).set_output(transform="pandas")
+    with pytest.raises(ValueError, match="use one or the other"):
+        pandas_output.transform(seqs, out=tmp_path / "e.parquet")
     from sklearn_teracon import _encoder_inference
 
     monkeypatch.setattr(_encoder_inference, "SEQUENCE_CHUNK_ROWS", 16)
@@ -295,3 +300,71 @@ def test_the_embed_command_writes_what_transform_gives(encoder, toy, tmp_path, c
     assert embed("x.parquet", "--task", "nope") == 1
     assert "the model has learned" in capsys.readouterr().err
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_spilled_rows_read_back_as_the_padded_matrix():
+    from sklearn_teracon._spilled_rows import SpilledRows
+
+    seqs = [[5, 6, 7, 8], [9], [3, 4]]
+    store = SequenceStore.from_lists(seqs)
+    vocab = ItemVocabulary(range(3, 10))
+    rows = SpilledRows(max_len=3)
+    recent, kept = store.rows(0, 2).recent(3)
+    rows.append(vocab.indices(recent), kept)
+    recent, kept = store.rows(2, 3).recent(3)
+    rows.append(vocab.indices(recent), kept)
+    padded = vocab.encode(seqs, 3)
+    assert rows.shape == padded.shape and len(rows) == 3
+    np.testing.assert_array_equal(np.asarray(rows), padded)
+    np.testing.assert_array_equal(rows[[2, 0]], padded[[2, 0]])
+    np.testing.assert_array_equal(rows[-1], padded[-1])
+    np.testing.assert_array_equal(rows[np.array([True, False, True])], padded[[0, 2]])
+    np.testing.assert_array_equal(
+        rows.item_counts(len(vocab)), np.bincount(padded.ravel(), minlength=len(vocab))
+    )
+    with pytest.raises(IndexError, match="out of range"):
+        rows[3]
+    rows.close()
+
+
+def test_training_from_parquet_spills_to_a_file_it_closes(toy, tmp_path, monkeypatch):
+    from sklearn_teracon import _spilled_rows
+
+    seqs, groups = toy
+    made = []
+    original = _spilled_rows.SpilledRows.__init__
+
+    def tracked(self, max_len):
+        original(self, max_len)
+        made.append(self)
+
+    monkeypatch.setattr(_spilled_rows.SpilledRows, "__init__", tracked)
+    X = _lazy(_parquet(tmp_path, seqs))
+    params = {**TINY, "max_epochs": 1, "embedding_dim": 8, "loss": "sampled"}
+    a = ContinualUserEncoder(**params).partial_fit(seqs)
+    b = ContinualUserEncoder(**params).partial_fit(X)
+    np.testing.assert_array_equal(a.transform(seqs), b.transform(seqs))
+    assert len(made) == 1 and made[0]._file.closed
+    before = b.transform(seqs)
+    with pytest.raises(ValueError, match="inconsistent|labels|samples"):
+        b.partial_fit(X, groups[:-1], task="group")
+    assert len(made) == 2 and made[1]._file.closed
+    np.testing.assert_array_equal(b.transform(seqs), before)
+    assert list(b.tasks_) == ["next_item"]
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_trains_from_parquet_as_from_lists(toy, tmp_path, strategy):
+    seqs, groups = toy
+    X = _lazy(_parquet(tmp_path, seqs))
+    params = {**TINY, "max_epochs": 1, "embedding_dim": 8, "strategy": strategy}
+    a = (
+        ContinualUserEncoder(**params)
+        .partial_fit(seqs)
+        .partial_fit(seqs, groups, task="g")
+    )
+    b = ContinualUserEncoder(**params).partial_fit(X).partial_fit(X, groups, task="g")
+    np.testing.assert_array_equal(a.transform(seqs), b.transform(seqs))
+    np.testing.assert_array_equal(
+        a.predict_proba(seqs, task="g"), b.predict_proba(seqs, task="g")
+    )

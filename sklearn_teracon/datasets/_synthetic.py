@@ -90,9 +90,10 @@ def make_synthetic_stream(
     released in batches spread evenly over tasks 2 to 5 (of five), and never appear
     before their release. Released items head their cluster's popularity order,
     newest first (an item's Zipf weight follows its rank among the released
-    items), and a step whose successor is not released yet jumps instead. Every task then gets its own
-    sequence per user, drawn with the same users, latent factors, lengths, labels
-    and split as ``drift=0`` (those random draws come first and are unchanged):
+    items), and a step whose successor is not released yet jumps instead. Every
+    task then gets its own sequence per user, drawn with the same users, latent
+    factors, lengths, labels and split as ``drift=0`` (those random draws come
+    first and are unchanged):
     later tasks bring new items and a shifted item distribution, while the
     planted labels keep their meaning (they depend on clusters, not items).
     ``drift=0`` is the stream without drift, bit for bit: one sequence per user,

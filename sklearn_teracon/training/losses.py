@@ -38,11 +38,16 @@ class TaskLossesMixin:
             return
         device = torch.device(self.device)
         n_items = self.module_.backbone.n_embeddings
-        items = torch.as_tensor(np.asarray(X)).flatten()
+        if hasattr(X, "item_counts"):  # rows kept on disk count themselves
+            counts = torch.as_tensor(X.item_counts(n_items))
+        else:
+            counts = torch.bincount(
+                torch.as_tensor(np.asarray(X)).flatten(), minlength=n_items
+            )
         allowed = torch.ones(n_items, dtype=torch.bool)
         allowed[:2] = False  # padding and the unknown item are never a target
         self.item_sampler_ = PopularitySampler(
-            torch.bincount(items, minlength=n_items).to(device),
+            counts.to(device),
             self.n_negatives,
             allowed.to(device),
         )
