@@ -32,7 +32,7 @@ class SpilledRows:
 
     def __init__(self, max_len: int):
         self.max_len = max_len
-        # Unbuffered: rows are read back with pread, below Python's buffer.
+        # Unbuffered: rows are read back below Python's buffer (pread).
         self._file = tempfile.TemporaryFile(prefix="sklearn_teracon_rows_", buffering=0)
         self._ends = [np.zeros(1, dtype=np.int64)]
         self._written = 0
@@ -63,11 +63,16 @@ class SpilledRows:
     ndim = 2
     dtype = np.dtype(np.int32)
 
+    def _read_at(self, start: int, count: int) -> bytes:
+        """``count`` indices from index ``start`` of the file."""
+        if hasattr(os, "pread"):  # POSIX: no shared file position to move
+            return os.pread(self._file.fileno(), count * _ITEMSIZE, start * _ITEMSIZE)
+        self._file.seek(start * _ITEMSIZE)
+        return self._file.read(count * _ITEMSIZE)
+
     def _row(self, i: int, offsets: np.ndarray) -> np.ndarray:
         start, stop = int(offsets[i]), int(offsets[i + 1])
-        data = os.pread(
-            self._file.fileno(), (stop - start) * _ITEMSIZE, start * _ITEMSIZE
-        )
+        data = self._read_at(start, stop - start)
         row = np.zeros(self.max_len, dtype=np.int32)
         row[self.max_len - (stop - start) :] = np.frombuffer(data, dtype=np.int32)
         return row
@@ -95,7 +100,7 @@ class SpilledRows:
         total, step = self._written, 1 << 22
         for start in range(0, total, step):
             count = min(step, total - start)
-            data = os.pread(self._file.fileno(), count * _ITEMSIZE, start * _ITEMSIZE)
+            data = self._read_at(start, count)
             counts += np.bincount(
                 np.frombuffer(data, dtype=np.int32), minlength=n_items
             )
