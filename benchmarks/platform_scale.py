@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sklearn_teracon._sequence_store import left_padded
+
 N_ITEMS = 646_000
 MAX_LEN = 100
 ROW_GROUP = 65_536
@@ -146,12 +148,7 @@ def child_transform(data: Path, model: Path, n_users: int, work: Path) -> dict:
 
 def _padded(store) -> np.ndarray:
     """A store's last ``MAX_LEN`` ids, left padded with 0."""
-    recent, kept = store.recent(MAX_LEN)
-    out = np.zeros((len(store), MAX_LEN), dtype=np.int64)
-    rows = np.repeat(np.arange(len(store)), kept)
-    columns = np.arange(len(recent)) - np.repeat(np.cumsum(kept) - MAX_LEN, kept)
-    out[rows, columns] = recent
-    return out
+    return left_padded(*store.recent(MAX_LEN), MAX_LEN)
 
 
 def child_train(data: Path, n_users: int, n_batches: int) -> dict:

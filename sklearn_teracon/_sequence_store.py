@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["SEQUENCE_CHUNK_ROWS", "PaddedSequences", "SequenceStore"]
+__all__ = ["SEQUENCE_CHUNK_ROWS", "PaddedSequences", "SequenceStore", "left_padded"]
 
 _INT64 = np.iinfo(np.int64)
 
@@ -145,6 +145,23 @@ def _gather_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     first_of_row = np.cumsum(counts) - counts
     return np.repeat(starts - first_of_row, counts) + np.arange(total)
+
+
+def left_padded(
+    values: np.ndarray, counts: np.ndarray, width: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows of ``width`` holding ``counts[i]`` of ``values`` each, at their right end.
+
+    ``values`` are the rows' entries one row after the other (as
+    :meth:`SequenceStore.recent` gives them); the rest of each row is 0.
+    """
+    if out is None:
+        out = np.zeros((len(counts), width), dtype=np.int64)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    # A row's j-th entry goes to column width - count + j.
+    columns = np.arange(len(values)) - np.repeat(np.cumsum(counts) - width, counts)
+    out[rows, columns] = values
+    return out
 
 
 class PaddedSequences:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ._sequence_store import SequenceStore
+from ._sequence_store import SequenceStore, left_padded
 
 PADDING_INDEX = 0
 UNKNOWN_INDEX = 1
@@ -142,14 +142,8 @@ class ItemVocabulary:
         self, store: SequenceStore, max_len: int, out: np.ndarray | None = None
     ) -> np.ndarray:
         """:meth:`encode` a :class:`SequenceStore`, into ``out`` if given."""
-        if out is None:
-            out = np.zeros((len(store), max_len), dtype=np.int64)
         recent, kept = store.recent(max_len)
-        rows = np.repeat(np.arange(len(store)), kept)
-        # Left padding: a user's j-th kept id goes to column max_len - kept + j.
-        columns = np.arange(len(recent)) - np.repeat(np.cumsum(kept) - max_len, kept)
-        out[rows, columns] = self.indices(recent)
-        return out
+        return left_padded(self.indices(recent), kept, max_len, out)
 
     def decode(self, indices: np.ndarray) -> np.ndarray:
         """Item ids of indices ≥ 2 (the reserved indices are never items)."""

@@ -20,17 +20,9 @@ from sklearn_teracon.strategies.ditto import (
     view_contrastive_loss,
 )
 
-PARAMS = dict(
-    embedding_dim=8,
-    n_blocks=1,
-    max_len=12,
-    max_epochs=2,
-    batch_size=32,
-    patience=None,
-    validation_fraction=0.0,
-    lr=5e-3,
-    random_state=0,
-)
+from .conftest import TINY
+
+PARAMS = {**TINY, "embedding_dim": 8, "lr": 5e-3}
 
 
 def periods(n_users=96):

@@ -158,17 +158,22 @@ class ParquetSequences:
         for start in range(0, len(rows), n_rows):
             yield rows[start : start + n_rows]
 
+    def _by_group(self, rows: np.ndarray) -> Iterator[tuple]:
+        """Each row group holding some of global ``rows``: the group, where
+        its rows stand in ``rows``, and their numbers within the group."""
+        group_of = np.searchsorted(self._group_starts, rows, side="right") - 1
+        for group in np.unique(group_of):
+            where = np.flatnonzero(group_of == group)
+            yield int(group), where, rows[where] - self._group_starts[group]
+
     def _read(self, rows: np.ndarray) -> SequenceStore:
         """The users at global ``rows``, in that order."""
-        order = np.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
-        group_of = np.searchsorted(self._group_starts, sorted_rows, side="right") - 1
-        parts = []
-        for group in np.unique(group_of):
-            local = sorted_rows[group_of == group] - self._group_starts[group]
-            parts.append(self._group(int(group)).take(local))
+        parts, places = [], []
+        for group, where, local in self._by_group(rows):
+            parts.append(self._group(group).take(local))
+            places.append(where)
         store = SequenceStore.concatenate(parts)
-        return store.take(np.argsort(order, kind="stable"))
+        return store.take(np.argsort(np.concatenate(places), kind="stable"))
 
     def _group(self, group: int) -> SequenceStore:
         if group not in self._cache:
@@ -192,18 +197,11 @@ class ParquetSequences:
         )
 
     def _users_of(self, rows: np.ndarray) -> np.ndarray:
-        group_of = np.searchsorted(self._group_starts, rows, side="right") - 1
-        out = []
-        for group in np.unique(group_of):
-            column = self._read_group(int(group), self.user_column).column(0)
-            users = column.to_numpy()
-            out.append(
-                (
-                    group_of == group,
-                    users[rows[group_of == group] - self._group_starts[group]],
-                )
-            )
-        result = np.empty(len(rows), dtype=out[0][1].dtype if out else np.int64)
-        for where, users in out:
+        result = None
+        for group, where, local in self._by_group(rows):
+            column = self._read_group(group, self.user_column).column(0)
+            users = column.to_numpy()[local]
+            if result is None:
+                result = np.empty(len(rows), dtype=users.dtype)
             result[where] = users
         return result
