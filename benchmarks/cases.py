@@ -13,6 +13,7 @@ import os
 import platform
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -60,6 +61,57 @@ def peak_rss_mib() -> float:
     """Peak resident set size of this process, MiB (``ru_maxrss`` is KiB on Linux)."""
     scale = 2**20 if platform.system() == "Darwin" else 2**10  # macOS: bytes
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+class HeapInUse:
+    """Peak bytes that glibc's malloc has handed out and not had back, sampled
+    every 2 ms in a thread while the block runs (``mallinfo2``; None where it
+    is missing). Beside the peak RSS it says how much of the RSS is memory
+    that was freed but that the allocator kept (fragmentation)."""
+
+    def __enter__(self):
+        self.peak_bytes, self._stop = None, threading.Event()
+        try:
+            self._mallinfo = _mallinfo2()
+        except (OSError, AttributeError):
+            return self
+        self.peak_bytes = 0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            info = self._mallinfo()
+            self.peak_bytes = max(self.peak_bytes, info.uordblks + info.hblkhd)
+            self._stop.wait(0.002)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.peak_bytes is not None:
+            self._thread.join()
+        return False
+
+    @property
+    def peak_mib(self) -> float | None:
+        return None if self.peak_bytes is None else self.peak_bytes / 2**20
+
+
+def _mallinfo2():
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
+                "fordblks keepcost"
+            ).split()
+        ]
+
+    function = ctypes.CDLL("libc.so.6").mallinfo2
+    function.restype = MallInfo2
+    return function
 
 
 class Clock:
@@ -114,6 +166,13 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def batch_parts(spec: dict) -> int:
+    """Parts each global batch is cut into: one per rank under torchrun, or per
+    copy where ``copies`` processes train side by side without talking (the
+    bound on what data parallelism can reach on this machine)."""
+    return world_size() * spec.get("copies", 1)
+
+
 def make_encoder(spec: dict, batch_size: int):
     from sklearn_teracon import ContinualUserEncoder
 
@@ -124,11 +183,12 @@ def make_encoder(spec: dict, batch_size: int):
         "kernel_size": KERNEL_SIZE,
         "max_len": LENGTH,
         # The same global batch: each of N processes trains on 1/N of it.
-        "batch_size": max(1, batch_size // world_size()),
+        "batch_size": max(1, batch_size // batch_parts(spec)),
         "max_epochs": spec["epochs"],
         "patience": None,
         "validation_fraction": 0.0,
         "device": spec["device"],
+        "loss": spec.get("loss", "full"),
         "random_state": 0,
     }
     return set_precision(ContinualUserEncoder(**params), spec["precision"])
@@ -157,6 +217,15 @@ def head_flops(n_rows: int, size: dict, n_outputs: int) -> float:
     return 2 * n_rows * size["embedding_dim"] * n_outputs
 
 
+def head_columns(encoder, n_outputs: int) -> int:
+    """Columns a head scores per row: all, or the sampled loss's negatives
+    (next-item and item-target heads; narrow heads stay exact)."""
+    params = encoder.get_params()
+    if params.get("loss", "full") == "full" or n_outputs <= 20:
+        return n_outputs
+    return min(n_outputs, params["n_negatives"] + 1)
+
+
 def last_epoch(encoder, task: str) -> dict:
     return dict(encoder.history_[task][-1])
 
@@ -183,11 +252,12 @@ def first_task(spec: dict, data) -> dict:
     encoder = make_encoder(spec, FIRST_BATCH)
     with Clock(spec["device"]) as clock:
         encoder.fit(rows)
-    encoder.save(model_path(spec))
+    if spec.get("copy", 0) == 0:  # copies side by side: one writes the file
+        encoder.save(model_path(spec))
     size = model_size(spec)
     # Next item: inputs are positions 1..L-1, every one predicts a real item.
     positions = len(rows) * (LENGTH - 1)
-    n_outputs = encoder.net_.module_.heads[0].out_features
+    n_outputs = head_columns(encoder, encoder.net_.module_.heads[0].out_features)
     flop = 3 * (conv_flops(positions, size) + head_flops(positions, size, n_outputs))
     return {
         "batch_size": FIRST_BATCH,
@@ -217,8 +287,9 @@ def later_task(spec: dict, data, kind: str) -> dict:
     size = model_size(spec)
     batch = size["later_batch"]
     encoder.set_params(
-        batch_size=max(1, batch // world_size()),
+        batch_size=max(1, batch // batch_parts(spec)),
         retained_positions=spec.get("retained_positions", "all"),
+        loss=spec.get("loss", "full"),
         max_epochs=spec["epochs"],
         patience=None,
         validation_fraction=0.0,
@@ -233,8 +304,9 @@ def later_task(spec: dict, data, kind: str) -> dict:
         encoder.partial_fit(rows, y, task=task, classes=classes)
     epoch = last_epoch(encoder, task)
     n_users = len(rows)
+    own_columns = head_columns(encoder, len(classes))
     own = 3 * (
-        conv_flops(n_users * LENGTH, size) + head_flops(n_users, size, len(classes))
+        conv_flops(n_users * LENGTH, size) + head_flops(n_users, size, own_columns)
     )
     # Retention of the first task: a teacher forward and a student forward
     # and backward (4 forward passes) for ρ of each batch's users, at every
@@ -246,7 +318,7 @@ def later_task(spec: dict, data, kind: str) -> dict:
     )
     retained_positions = encoder.get_params().get("retained_positions", "all")
     rows_per_user = 1 if retained_positions == "last" else LENGTH
-    n_items = encoder.net_.module_.heads[0].out_features
+    n_items = head_columns(encoder, encoder.net_.module_.heads[0].out_features)
     retention = 4 * (
         conv_flops(retained_users * LENGTH, size)
         + head_flops(retained_users * rows_per_user, size, n_items)
@@ -297,9 +369,14 @@ def run_case(spec: dict) -> dict:
     torch.manual_seed(0)
     data = movielens_shaped(**(QUICK_DATA if spec["quick"] else DATA))
     result = {"case": spec["case"], "size": spec["size"], "n_users": len(data[0])}
-    result.update(CASES[spec["case"]](spec, data))
+    with HeapInUse() as heap:
+        result.update(CASES[spec["case"]](spec, data))
+    if heap.peak_mib is not None:
+        result["peak_heap_in_use_mib"] = heap.peak_mib
     result["torch_threads"] = torch.get_num_threads()
     result["processes"] = world_size()
+    if world_size() > 1:
+        result["ddp"] = "yes"
     result["peak_rss_mib"] = peak_rss_mib()
     if spec["device"].startswith("cuda"):
         result["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20

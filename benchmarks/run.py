@@ -11,12 +11,16 @@ Run from the repository root::
 
     python -m benchmarks.run [--device cpu|cuda] [--size paper|default|all]
         [--precision float32|bfloat16] [--threads N] [--epochs 2] [--quick]
+        [--retained-positions all|last] [--loss full|sampled]
         [--nproc N] [--json results.json]
 
 ``--nproc N`` runs each training case once more data-parallel under
 ``torchrun --nproc-per-node N`` (gloo on CPU, NCCL on CUDA), every process
 with ``threads / N`` torch threads and ``1/N`` of the same global batch, and
-reports its speed-up over the one-process run with all the threads.
+reports its speed-up over the one-process run with all the threads; and
+once more as N processes side by side that never talk (each on its 1/N of
+every batch, no DDP): their summed speed is the bound on data-parallel
+training on this machine, measured in the same run.
 """
 
 from __future__ import annotations
@@ -28,18 +32,23 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_CASES = ("first", "item", "profile")
 CASES = (*TRAINING_CASES, "inference")
+# What copies side by side add up to (``run_copies``).
+SUMMED = ("seq_per_s", "positions_per_s", "gflop_per_s", "peak_rss_mib")
+SUMMED += ("peak_heap_in_use_mib",)
 COLUMNS = [
     # (heading, result key, format)
     ("case", "case", "{}"),
     ("size", "size", "{}"),
     ("batch", "batch_size", "{}"),
     ("procs", "processes", "{}"),
+    ("DDP", "ddp", "{}"),
     ("seq/s", "seq_per_s", "{:.0f}"),
     ("pos/s", "positions_per_s", "{:.0f}"),
     ("transform u/s", "transform_users_per_s", "{:.0f}"),
@@ -48,6 +57,7 @@ COLUMNS = [
     ("/fp32 peak", "fraction_of_fp32_peak", "{:.2f}"),
     ("/bf16 peak", "fraction_of_bf16_peak", "{:.2f}"),
     ("RSS MiB", "peak_rss_mib", "{:.0f}"),
+    ("heap MiB", "peak_heap_in_use_mib", "{:.0f}"),
     ("CUDA MiB", "cuda_max_allocated_mib", "{:.0f}"),
 ]
 
@@ -84,6 +94,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="where the later cases retain the first (next-item) task",
     )
     parser.add_argument(
+        "--loss",
+        choices=["full", "sampled"],
+        default="full",
+        help="the encoder's loss: the exact softmax or the sampled one",
+    )
+    parser.add_argument(
         "--nproc",
         type=int,
         default=1,
@@ -97,6 +113,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     return args
+
+
+def run_copies(spec: dict, timeout: float) -> dict:
+    """``spec["copies"]`` processes of one case side by side, each on its part
+    of every batch and never talking: their summed seq/s bounds what
+    data-parallel training can reach here (the cores, memory bandwidth and
+    threads it shares, without the all-reduce)."""
+    results = [None] * spec["copies"]
+
+    def one(i: int) -> None:
+        results[i] = run_case({**spec, "copy": i}, timeout)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = [r for r in results if "error" in r]
+    if failed:
+        return failed[0]
+    summed = {key: sum(r[key] for r in results) for key in SUMMED}
+    return {**results[0], **summed, "processes": len(results), "ddp": "no"}
 
 
 def run_case(spec: dict, timeout: float) -> dict:
@@ -183,8 +221,9 @@ def speedups(results: list[dict]) -> list[str]:
         one = alone.get((r["case"], r["size"]))
         if r.get("processes", 1) > 1 and "seq_per_s" in r and one:
             r["speedup_over_one_process"] = r["seq_per_s"] / one["seq_per_s"]
+            how = "DDP" if r.get("ddp") == "yes" else "side by side, no DDP (the bound)"
             lines.append(
-                f"{r['case']} ({r['size']}): {r['processes']} processes x "
+                f"{r['case']} ({r['size']}, {how}): {r['processes']} processes x "
                 f"{r['torch_threads']} threads {r['seq_per_s']:.0f} seq/s against "
                 f"1 x {one['torch_threads']} threads {one['seq_per_s']:.0f}: "
                 f"{r['speedup_over_one_process']:.2f}x"
@@ -218,6 +257,7 @@ def main(argv=None) -> int:
         "epochs": args.epochs,
         "quick": args.quick,
         "retained_positions": args.retained_positions,
+        "loss": args.loss,
     }
     results = []
     with tempfile.TemporaryDirectory() as model_dir:
@@ -231,14 +271,19 @@ def main(argv=None) -> int:
         ]
         if args.nproc > 1:
             threads = max(1, args.threads // args.nproc)
+            training = [spec for spec in specs if spec["case"] in TRAINING_CASES]
             specs += [
-                {**spec, "nproc": args.nproc, "threads": threads}
-                for spec in specs
-                if spec["case"] in TRAINING_CASES
+                {**spec, "nproc": args.nproc, "threads": threads} for spec in training
+            ]
+            specs += [
+                {**spec, "copies": args.nproc, "threads": threads} for spec in training
             ]
         for spec in specs:
             print(f"running {spec['case']} ({spec['size']}) ...", flush=True)
-            result = run_case(spec, args.timeout)
+            if spec.get("copies", 1) > 1:
+                result = run_copies(spec, args.timeout)
+            else:
+                result = run_case(spec, args.timeout)
             if "error" in result:
                 print(f"  FAILED: {result['error']}", flush=True)
             results.append(result)

@@ -4,7 +4,8 @@
 CASE OUT`` trains a small encoder on synthetic data and writes, per rank,
 ``OUT/rank{r}.npz``: every weight, the epochs each task ran, and whether the
 case's failure rolled the encoder back. ``CASE``: ``train`` (two tasks),
-``stop`` (early stopping), ``fail`` (rank 1 raises mid-task), ``strategies``
+``stop`` (early stopping), ``fail`` (rank 1 raises mid-task, at
+``FAILURES``' points one after the other), ``strategies``
 (every strategy, retention on, probe start and validation as by default).
 """
 
@@ -47,19 +48,34 @@ def toy(n_users: int = 96):
 
 
 class FailOnRank(Callback):
-    """Raise on one rank at its third training batch of the task."""
+    """Raise on one rank in ``event`` of its ``batch``-th training batch."""
 
-    def __init__(self, rank: int = 1):
-        self.rank = rank
+    def __init__(self, event: str, batch: int, rank: int = 1):
+        self.event, self.batch, self.rank = event, batch, rank
 
     def on_train_begin(self, net, **kwargs):
         self.batches_ = 0
 
     def on_batch_begin(self, net, training=False, **kwargs):
-        if training:
-            self.batches_ += 1
-            if self.batches_ == 3 and int(os.environ.get("RANK", 0)) == self.rank:
-                raise RuntimeError("planted failure")
+        self.batches_ += training
+        self._maybe_fail("on_batch_begin", training)
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self._maybe_fail("on_grad_computed", True)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self._maybe_fail("on_batch_end", training)
+
+    def _maybe_fail(self, event: str, training: bool) -> None:
+        planted = (event, self.batch) == (self.event, self.batches_)
+        if training and planted and int(os.environ.get("RANK", 0)) == self.rank:
+            raise RuntimeError(f"planted failure in {event}")
+
+
+# Where rank 1 fails: the start of a batch (agreed at once), and after a
+# backward pass (heard at the next batch's start, or at the epoch's end
+# after the last batch: 96 users, 16 a global batch, 6 batches an epoch).
+FAILURES = [("on_batch_begin", 3), ("on_grad_computed", 3), ("on_batch_end", 6)]
 
 
 def weights(enc) -> dict[str, np.ndarray]:
@@ -98,17 +114,19 @@ def main(case: str, out: str) -> None:
     result = {}
     if case == "fail":
         before = weights(enc)
-        enc.set_params(callbacks=[FailOnRank(1)])
-        try:
-            enc.partial_fit(seqs, groups, task="group")
-        except Exception as exc:  # noqa: BLE001 - the test reads what it was
-            result["error"] = np.array(type(exc).__name__)
-        after = weights(enc)
-        result["rolled_back"] = np.array(
-            list(before) == list(after)
-            and all(np.array_equal(before[k], after[k]) for k in before)
-        )
+        for event, batch in FAILURES:
+            enc.set_params(callbacks=[FailOnRank(event, batch)])
+            try:
+                enc.partial_fit(seqs, groups, task="group")
+            except Exception as exc:  # noqa: BLE001 - the test reads what it was
+                result[f"error[{event}]"] = np.array(type(exc).__name__)
+            after = weights(enc)
+            result[f"rolled_back[{event}]"] = np.array(
+                list(before) == list(after)
+                and all(np.array_equal(before[k], after[k]) for k in before)
+            )
         result["tasks"] = np.array(list(enc.tasks_))
+        enc.set_params(callbacks=None).partial_fit(seqs, groups, task="group")
     elif case == "stop":  # labels unrelated to the items: nothing to learn
         noise = np.random.default_rng(1).integers(0, 2, len(seqs))
         enc.partial_fit(seqs, noise, task="group")

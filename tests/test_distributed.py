@@ -16,7 +16,7 @@ import torch
 
 from sklearn_teracon import ContinualUserEncoder
 
-from .distributed_worker import PARAMS, toy, weights
+from .distributed_worker import FAILURES, PARAMS, toy, weights
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 EXAMPLE = Path(__file__).parents[1] / "examples" / "train_distributed.py"
@@ -86,11 +86,15 @@ def test_early_stopping_stops_both_ranks_at_the_same_epoch(tmp_path):
 
 def test_an_exception_on_one_rank_rolls_every_rank_back(tmp_path):
     ranks = _torchrun("fail", tmp_path)
-    assert str(ranks[1]["error"]) == "RuntimeError"  # the planted failure
-    assert str(ranks[0]["error"]) == "RankFailed"  # told, not left waiting
+    for event, _ in FAILURES:
+        assert str(ranks[1][f"error[{event}]"]) == "RuntimeError", event  # planted
+        assert str(ranks[0][f"error[{event}]"]) == "RankFailed", event  # told
+        for result in ranks:
+            assert bool(result[f"rolled_back[{event}]"]), event
     for result in ranks:
-        assert bool(result["rolled_back"])
         assert list(result["tasks"]) == ["next_item"]
+    # After three failures the ranks still agree: they trained on together.
+    np.testing.assert_array_equal(ranks[0]["transform"], ranks[1]["transform"])
 
 
 def test_every_strategy_trains_data_parallel_with_identical_ranks(tmp_path):

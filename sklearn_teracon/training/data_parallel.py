@@ -45,8 +45,7 @@ class _NetLoss(nn.Module):
     def forward(self, X: torch.Tensor, y):
         net = self._net[0]
         y_pred = net.infer(X)
-        loss = net.get_loss(y_pred, y, X=X, training=True)
-        return loss * global_share(net.loss_terms_count(X)), loss, y_pred
+        return net.get_loss(y_pred, y, X=X, training=True), y_pred
 
 
 class _DataParallelLoss:
@@ -93,14 +92,17 @@ class DataParallelMixin:
             y_pred = self.infer(X)
             loss = self.get_loss(y_pred, y, X=X, training=True)
             return loss, loss, y_pred
+        # Agreed before DDP's backward all-reduce: whether any rank failed in
+        # the forward pass, and the global batch's number of loss terms.
+        count = float(self.loss_terms_count(X))
         error, out = None, None
         try:
-            scaled, loss, y_pred = self.ddp_(X, y)
-            out = (loss, scaled, y_pred)
+            out = self.ddp_(X, y)
         except BaseException as exc:  # every rank must hear of it first
             error = exc
-        agree(error)
-        return out
+        total = agree(error, count)
+        loss, y_pred = out
+        return loss, loss * global_share(count, total), y_pred
 
     def loss_terms_count(self, X: torch.Tensor) -> torch.Tensor:
         """How many terms the task's loss on batch ``X`` averages."""
@@ -110,7 +112,11 @@ class DataParallelMixin:
 
     @contextlib.contextmanager
     def agreed(self):
-        """Raise on every rank if the block raises on any (one collective)."""
+        """Raise on every rank if the block raises on any (one collective).
+
+        A failure that a rank had alone before it (:meth:`failing_alone`) is
+        heard here too.
+        """
         if self.ddp_ is None:
             yield
             return
@@ -121,10 +127,28 @@ class DataParallelMixin:
             error = exc
         agree(error)
 
+    @contextlib.contextmanager
+    def failing_alone(self):
+        """A batch's work after its backward pass: if it raises, this rank
+        tells the others and raises; they hear it at their next agreement
+        (the next batch's start, or the epoch's end), where they have made
+        no collective since. DDP's forward pass may make one (rebuilding its
+        buckets), so every rank agrees before it."""
+        if self.ddp_ is None:
+            yield
+            return
+        try:
+            yield
+        except BaseException as exc:
+            agree(exc)
+
     def agree_epoch_loss(self) -> None:
-        """Make the epoch's ``train_loss`` the mean over every rank's batches."""
+        """Make the epoch's ``train_loss`` the mean over every rank's batches
+        (an agreement first: outside any other, as it may raise)."""
         if self.ddp_ is None:
             return
+        # First a failure a rank had alone at the last batch's end.
+        agree(None)
         batches = [row for row in self.history[-1, "batches"] if "train_loss" in row]
         weights = np.array([row["train_batch_size"] for row in batches], float)
         losses = np.array([row["train_loss"] for row in batches], float)

@@ -14,6 +14,9 @@ the work of a training epoch:
   around the net's whole loss (the task's term, the retention term, ...), each
   rank's loss weighted by its share of the global batch's terms
   (:func:`global_share`), so a step is the step of the global batch's mean;
+  the number of terms travels in the agreement after the forward pass
+  (:func:`agree`), one of the two small collectives a step makes beside
+  DDP's (the other at the batch's start);
 - validation, early stopping, the probe start and the majority fallback run
   on every rank over the same users (they are a small share of the work) and
   so agree without communication; the epoch's training loss is all-reduced.
@@ -155,13 +158,16 @@ class RankFailed(RuntimeError):
     """Another rank failed during the same step; this one stops with it."""
 
 
-def agree(error: BaseException | None) -> None:
-    """Raise on every rank when any rank had an ``error`` at this point.
+def agree(error: BaseException | None, value: float = 0.0) -> float:
+    """Raise on every rank when any rank had an ``error`` at this point;
+    else the sum of ``value`` over the ranks.
 
     A rank that had one re-raises it; the others raise :class:`RankFailed`.
-    Every rank must call this at the same point of the same step.
+    Every rank must call this at the same point of the same step, or (a rank
+    that failed) at the point where the others next agree: every agreement
+    is the same one collective of two numbers.
     """
-    failed = all_reduce_sum([error is not None])[0]
+    failed, total = all_reduce_sum([error is not None, value])
     if error is not None:
         raise error
     if failed:
@@ -169,14 +175,14 @@ def agree(error: BaseException | None) -> None:
             f"{int(failed)} other rank(s) failed during this step; every rank "
             f"stops and leaves its encoder as it was"
         )
+    return float(total)
 
 
-def global_share(count: torch.Tensor) -> torch.Tensor:
-    """``world_size · count / Σ count``: the factor that makes DDP's mean of the
-    ranks' losses the mean over all the global batch's terms."""
-    total = count.detach().to(torch.float64).clone()
-    dist.all_reduce(total)
-    return (count.to(torch.float64) * world_size() / total.clamp(min=1.0)).float()
+def global_share(count: float, total: float) -> float:
+    """``world_size · count / total``: the factor that makes DDP's mean of the
+    ranks' losses the mean over all the global batch's ``total`` terms, of
+    which this rank's loss averages ``count``."""
+    return count * world_size() / max(total, 1.0)
 
 
 class GlobalBatchShards(Sampler[int]):

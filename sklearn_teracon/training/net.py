@@ -31,6 +31,8 @@ SKORCH_EVENTS = {
     "on_batch_end": "after_batch",
     "on_train_end": "after_epochs",
 }
+# Events after a batch's backward pass, which DDP agrees on at the next batch.
+AFTER_BACKWARD_EVENTS = frozenset({"on_grad_computed", "on_batch_end"})
 
 
 class ContinualNet(TaskLossesMixin, DataParallelMixin, InferenceMixin, NeuralNet):
@@ -132,9 +134,13 @@ class ContinualNet(TaskLossesMixin, DataParallelMixin, InferenceMixin, NeuralNet
         return getattr(self.strategy, hook)(self.context_)
 
     def notify(self, method_name, **cb_kwargs):
-        with self.agreed():
-            if method_name == "on_epoch_end":
-                self.agree_epoch_loss()
+        # Under DDP the events after a batch's backward pass are not agreed
+        # on by themselves: a rank that fails in one tells the others at
+        # their next agreement (two collectives a step, beside DDP's).
+        if method_name == "on_epoch_end":
+            self.agree_epoch_loss()
+        alone = method_name in AFTER_BACKWARD_EVENTS
+        with self.failing_alone() if alone else self.agreed():
             super().notify(method_name, **cb_kwargs)
             hook = SKORCH_EVENTS.get(method_name)
             if hook is not None:
