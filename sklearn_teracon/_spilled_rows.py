@@ -94,15 +94,25 @@ class SpilledRows:
         whole = self[:]
         return whole if dtype is None else whole.astype(dtype)
 
+    def _chunks(self):
+        """The file's indices, 4 M at a time."""
+        total, step = self._written, 1 << 22
+        for start in range(0, total, step):
+            yield np.frombuffer(
+                self._read_at(start, min(step, total - start)), dtype=np.int32
+            )
+
     def item_counts(self, n_items: int) -> np.ndarray:
         """How often each index occurs, padding (index 0) included, read in chunks."""
         counts = np.zeros(n_items, dtype=np.int64)
-        total, step = self._written, 1 << 22
-        for start in range(0, total, step):
-            count = min(step, total - start)
-            data = self._read_at(start, count)
-            counts += np.bincount(
-                np.frombuffer(data, dtype=np.int32), minlength=n_items
-            )
-        counts[0] += len(self) * self.max_len - total
+        for chunk in self._chunks():
+            counts += np.bincount(chunk, minlength=n_items)
+        counts[0] += len(self) * self.max_len - self._written
         return counts
+
+    def update_digest(self, digest) -> None:
+        """Feed the rows to ``digest`` (a :mod:`hashlib` object), read in chunks:
+        its offsets, then its indices (what ranks compare under torchrun)."""
+        digest.update(np.ascontiguousarray(self.offsets).tobytes())
+        for chunk in self._chunks():
+            digest.update(chunk.tobytes())

@@ -6,7 +6,8 @@ CASE OUT`` trains a small encoder on synthetic data and writes, per rank,
 case's failure rolled the encoder back. ``CASE``: ``train`` (two tasks),
 ``stop`` (early stopping), ``fail`` (rank 1 raises mid-task, at
 ``FAILURES``' points one after the other), ``strategies``
-(every strategy, retention on, probe start and validation as by default).
+(every strategy, retention on, probe start and validation as by default),
+``parquet`` (``train`` from ``OUT/users.parquet``, never held in memory).
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def main(case: str, out: str) -> None:
         np.savez(os.path.join(out, f"rank{rank}.npz"), **every_strategy(seqs, groups))
         return
     params = dict(PARAMS)
+    if case == "parquet":  # the users streamed from OUT/users.parquet
+        from sklearn_teracon._spilled_rows import SpilledRows
+        from sklearn_teracon.datasets import ParquetSequences
+
+        def never(*args, **kwargs):
+            raise AssertionError("the spilled rows were read into memory whole")
+
+        SpilledRows.__array__ = never
+        seqs = ParquetSequences(os.path.join(out, "users.parquet"))
     if case == "stop":
         params.update(validation_fraction=0.25, patience=2, max_epochs=30)
     enc = ContinualUserEncoder(**params)

@@ -75,6 +75,23 @@ def test_both_ranks_end_identical_and_equal_one_process_with_the_global_batch(
     )
 
 
+def test_users_streamed_from_parquet_train_as_lists_do(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    seqs, groups = toy()
+    pq.write_table(pa.table({"items": seqs}), tmp_path / "users.parquet")
+    first, second = (_weights(r) for r in _torchrun("parquet", tmp_path))
+    # The worker fails if a rank reads its spilled users into memory whole.
+    torch.set_num_threads(1)
+    alone = ContinualUserEncoder(**{**PARAMS, "batch_size": 2 * PARAMS["batch_size"]})
+    alone.partial_fit(seqs).partial_fit(seqs, groups, task="group")
+    for key, value in weights(alone).items():
+        np.testing.assert_array_equal(first[f"weight:{key}"], second[f"weight:{key}"])
+        np.testing.assert_allclose(
+            first[f"weight:{key}"], value, atol=2e-5, err_msg=key
+        )
+
+
 def test_early_stopping_stops_both_ranks_at_the_same_epoch(tmp_path):
     ranks = _torchrun("stop", tmp_path)
     for task in ("next_item", "group"):

@@ -118,13 +118,16 @@ def check_same_data(*arrays) -> None:
 
     Every rank holds the whole input and trains on its share of each global
     batch, so all must pass the same ``X`` and ``y``; a digest of the encoded
-    arrays is compared (two small collectives).
+    arrays is compared (two small collectives). An array too large for memory
+    feeds the digest itself, in chunks (``update_digest(digest)``).
     """
     if world_size() == 1:
         return
     digest = hashlib.sha256()
     for array in arrays:
-        if array is not None:
+        if hasattr(array, "update_digest"):
+            array.update_digest(digest)
+        elif array is not None:
             digest.update(np.ascontiguousarray(array).tobytes())
     mine = int.from_bytes(digest.digest()[:7], "little")
     tensor = torch.tensor([mine, -mine], dtype=torch.int64, device=_collective_device())
