@@ -142,6 +142,8 @@ def run_case(spec: dict, timeout: float) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]))
     if spec["device"] == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
+    elif spec["device"] == "cuda" and "copy" in spec:  # one GPU a copy, as a rank
+        env["CUDA_VISIBLE_DEVICES"] = str(spec["copy"])
     with tempfile.TemporaryDirectory() as folder:
         result_path = Path(folder) / "result.json"
         launcher = [sys.executable]
