@@ -65,9 +65,13 @@ def peak_rss_mib() -> float:
 
 class HeapInUse:
     """Peak bytes that glibc's malloc has handed out and not had back, sampled
-    every 2 ms in a thread while the block runs (``mallinfo2``; None where it
+    every 50 ms in a thread while the block runs (``mallinfo2``; None where it
     is missing). Beside the peak RSS it says how much of the RSS is memory
-    that was freed but that the allocator kept (fragmentation)."""
+    that was freed but that the allocator kept (fragmentation).
+
+    ``mallinfo2`` walks the heap's free lists under its lock: 0.3–0.6 ms a
+    call on a fragmented heap, so every 2 ms slowed training by about a
+    tenth; every 50 ms it is about 1 % and found the same peak (699 MiB)."""
 
     def __enter__(self):
         self.peak_bytes, self._stop = None, threading.Event()
@@ -84,7 +88,7 @@ class HeapInUse:
         while not self._stop.is_set():
             info = self._mallinfo()
             self.peak_bytes = max(self.peak_bytes, info.uordblks + info.hblkhd)
-            self._stop.wait(0.002)
+            self._stop.wait(0.05)
 
     def __exit__(self, *exc):
         self._stop.set()
