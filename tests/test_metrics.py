@@ -541,3 +541,13 @@ def test_paired_difference_of_one_group_has_no_interval():
 def test_paired_difference_rejects_bad_input(args, kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         paired_difference(*args, **kwargs)
+
+
+def test_the_loss_samples_exactly_the_tasks_the_default_metric_ranks():
+    # The training layer keeps its own copy of the threshold (it may not
+    # import metrics): a labelled head is an item-target task for the
+    # sampled loss exactly when its task is ranked.
+    from sklearn_teracon.training.losses import MAX_EXACT_CLASSES
+
+    assert metrics.default_metric(MAX_EXACT_CLASSES) == "accuracy"
+    assert metrics.default_metric(MAX_EXACT_CLASSES + 1) == "mrr@5"

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..metrics import default_metric
+
 __all__ = ["Task"]
 
 TASK_KINDS = ("next_item", "item", "profile")
 SPLITS = ("train", "validation", "test")
-# Above this many classes accuracy says little, so the task is ranked instead (§6).
-_MAX_ACCURACY_CLASSES = 20
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -116,9 +116,9 @@ class Task:
     @property
     def metric(self) -> str:
         """The task's default metric: accuracy for few classes, else MRR@5."""
-        if self.classes is not None and 0 < len(self.classes) <= _MAX_ACCURACY_CLASSES:
-            return "accuracy"
-        return "mrr@5"
+        if self.classes is None or len(self.classes) == 0:
+            return "mrr@5"
+        return default_metric(len(self.classes))
 
     @property
     def n_rows(self) -> dict[str, int]:

@@ -20,7 +20,8 @@ from ..nn.sampled import PopularitySampler, sampled_cross_entropy, sampled_logit
 
 LOSSES = ("full", "sampled")
 # Labelled heads wider than this are item-target tasks (metric MRR@5), as
-# the estimator's default metric decides; narrower ones stay exact.
+# the estimator's default metric decides; narrower ones stay exact. The
+# training layer may not import ``metrics``: a test keeps the two equal.
 MAX_EXACT_CLASSES = 20
 
 
