@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 import sklearn_teracon.nn.chunked as chunked_module
+import sklearn_teracon.training.backward_step as backward_step
 import sklearn_teracon.training.inference as inference_module
+import sklearn_teracon.training.micro_batches as micro_batches
 import sklearn_teracon.training.net as net_module
 from sklearn_teracon import ContinualUserEncoder
 from sklearn_teracon.metrics import score_ranks, score_with_metric, target_ranks
@@ -194,7 +196,8 @@ def test_bag_weight_adds_to_the_next_item_loss(toy):
 def _small_chunks(monkeypatch, columns=3, users=5):
     for module in (inference_module, chunked_module):
         monkeypatch.setattr(module, "logits_chunk_size", lambda n, v: min(columns, v))
-    monkeypatch.setattr(net_module, "users_per_pass", lambda n, *_: min(users, n))
+    for module in (net_module, micro_batches):
+        monkeypatch.setattr(module, "users_per_pass", lambda n, *_: min(users, n))
 
 
 def _learn_two_tasks(toy, **extra):
@@ -207,14 +210,43 @@ def _learn_two_tasks(toy, **extra):
     return enc.partial_fit(seqs, groups, task="group")
 
 
+def _count_batch_parts(monkeypatch) -> list[int]:
+    parts, original = [], micro_batches.batch_parts
+
+    def counted(X, y, users):
+        parts.append(len(split := original(X, y, users)))
+        return split
+
+    monkeypatch.setattr(micro_batches, "batch_parts", counted)
+    return parts
+
+
+@pytest.mark.parametrize("way", ["micro-batches", "checkpointed passes"])
 @pytest.mark.parametrize("bag_weight", [0.0, 1.0])
-def test_training_in_chunks_equals_training_in_one(toy, monkeypatch, bag_weight):
-    # Next-item loss (and its bag of items) chunked over items, retention of
-    # next item chunked over items and users (checkpointed): the same
-    # training, within rounding.
-    plain = _learn_two_tasks(toy, bag_weight=bag_weight)
+def test_training_in_chunks_equals_training_in_one(toy, monkeypatch, bag_weight, way):
+    # Next-item loss (and its bag of items) chunked over items; batches in
+    # micro-batches of users, or (as under DDP and in-backward steps) whole
+    # with every pass checkpointed in user chunks: the same training, within
+    # rounding, retention's recorded loss included. Micro-batches draw
+    # retention's users per part and weight each part by its share of the
+    # task's terms: the same training where every user retains (rho_min=1)
+    # and has as many items as the others (the bag's and retention's terms
+    # per user are then in proportion to the task's).
+    extra = {"bag_weight": bag_weight}
+    if way == "checkpointed passes":
+        monkeypatch.setattr(backward_step, "MIN_ELEMENTS", 1)
+    else:
+        seqs, groups, bands = toy
+        toy = ([seq[:4] for seq in seqs], groups, bands)
+        extra.update(rho_min=1.0)
+    plain = _learn_two_tasks(toy, **extra)
     _small_chunks(monkeypatch)
-    chunked = _learn_two_tasks(toy, bag_weight=bag_weight)
+    parts = _count_batch_parts(monkeypatch)
+    chunked = _learn_two_tasks(toy, **extra)
+    if way == "micro-batches":
+        assert parts and max(parts) > 1
+    else:
+        assert parts == []
     for task in ("next_item", "group"):
         for a, b in zip(plain.history_[task], chunked.history_[task]):
             np.testing.assert_allclose(a["train_loss"], b["train_loss"], rtol=1e-4)

@@ -19,6 +19,7 @@ from ._precision import at_precision, autocast
 from .data_parallel import DataParallelMixin
 from .inference import InferenceMixin
 from .losses import TaskLossesMixin
+from .micro_batches import MicroBatchMixin
 from .strategy import Strategy, TaskContext
 
 # skorch's events and the strategy hooks they run (after the net's own
@@ -35,7 +36,9 @@ SKORCH_EVENTS = {
 AFTER_BACKWARD_EVENTS = frozenset({"on_grad_computed", "on_batch_end"})
 
 
-class ContinualNet(TaskLossesMixin, DataParallelMixin, InferenceMixin, NeuralNet):
+class ContinualNet(
+    TaskLossesMixin, DataParallelMixin, MicroBatchMixin, InferenceMixin, NeuralNet
+):
     """A :class:`skorch.NeuralNet` that learns the tasks of a ``TeraconModule``.
 
     The net is told which task it trains (:meth:`start_task`); ``infer`` and
@@ -240,6 +243,9 @@ class ContinualNet(TaskLossesMixin, DataParallelMixin, InferenceMixin, NeuralNet
         # Once: ``infer`` and ``get_loss`` both read it.
         Xi = Xi.to(self.device, non_blocking=True)
         self.draw_negatives()
+        users = self.users_per_part(Xi)
+        if users < len(Xi):
+            return self.train_in_parts(Xi, yi, users)
         with autocast(self.precision, self.device):
             loss, to_backward, y_pred = self.forward_loss(Xi, yi)
         to_backward.backward()
@@ -291,7 +297,9 @@ class ContinualNet(TaskLossesMixin, DataParallelMixin, InferenceMixin, NeuralNet
         :data:`~sklearn_teracon.nn.chunked.ACTIVATION_CHUNK_BYTES` runs in
         user chunks, each under ``torch.utils.checkpoint``: backward recomputes
         one chunk's forward at a time, so memory stops growing with the batch
-        for the price of one more forward pass.
+        for the price of one more forward pass. A training batch only gets
+        here whole under DDP or in-backward steps (``users_per_part``);
+        else its micro-batches fit.
         """
         backbone = module.backbone
         step = users_per_pass(

@@ -18,9 +18,10 @@ vocabulary at a time, so at most ``n × chunk_size`` logits exist at once:
 
 This module holds the memory budget: :func:`logits_chunk_size` picks the
 chunk from :data:`LOGITS_CHUNK_BYTES`, :func:`users_per_pass` how many users'
-backbone activations a training pass keeps at once (the rest run in
-checkpointed user chunks), and the losses of a head that use the chunked
-kernels only where the budget asks for them (:func:`head_cross_entropy`,
+backbone activations a training pass keeps at once (a larger batch trains
+in micro-batches of that many, or in checkpointed user chunks), and the
+losses of a head that use the chunked kernels only where the budget asks
+for them (:func:`head_cross_entropy`,
 :func:`head_logit_mse`, :func:`bag_cross_entropy`). They live here, beside the
 budget, so that setting ``chunked.LOGITS_CHUNK_BYTES`` or replacing
 ``chunked.logits_chunk_size`` reaches every one of them.
@@ -44,8 +45,9 @@ LOGITS_CHUNK_BYTES = 64 * 2**20
 
 
 # Bytes of backbone activations that one training pass keeps for backward
-# before it runs in checkpointed user chunks (see ``users_per_pass``). Below
-# it (the defaults, and the paper's model at batch 32) nothing is recomputed.
+# before the batch trains in micro-batches of users, or under DDP in
+# checkpointed user chunks (see ``users_per_pass``). Below it (the defaults,
+# and the paper's model at batch 32) a batch trains whole.
 ACTIVATION_CHUNK_BYTES = 256 * 2**20
 # float32 [users, length, d] tensors a residual slot keeps for backward: its
 # shifted inputs (k = 3 of them), convolution, norm and activation outputs and
