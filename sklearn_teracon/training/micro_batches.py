@@ -41,10 +41,8 @@ class MicroBatchMixin:
         step's gradient must come from one backward pass: the batch then
         trains whole, its passes checkpointed (``task_rows``).
         """
-        steps_in_backward = self.in_backward_steps_ is not None and len(
-            self.in_backward_steps_
-        )
-        if self.ddp_ is not None or steps_in_backward:
+        # ``in_backward_steps_`` is None or a (possibly empty) set of weights.
+        if self.ddp_ is not None or self.in_backward_steps_:
             return len(X)
         backbone = self.module_.backbone
         return users_per_pass(len(X), X.shape[-1], backbone.dim, backbone.n_slots)
